@@ -1,0 +1,54 @@
+"""The application factory: one FastAPI app wiring the service modules together.
+
+`uvicorn --factory idp.app:create_app` (what `yiwang serve` runs) builds one per worker process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from idp.errors import NotReady
+from idp.logs import get_logger
+from idp.runtime import open_runtime
+from idp.settings import Settings
+from idp.web import admin, health, home, problems
+
+log = get_logger("yiwang.app")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A database that is down or not migrated must not stop the process: /healthz still answers and
+        # /readyz says why it is not ready, which is what an orchestrator needs to see.
+        try:
+            app.state.runtime = open_runtime(settings)
+            app.state.not_ready = None
+        except NotReady as exc:
+            app.state.runtime, app.state.not_ready = None, exc.detail
+            log.warning("not ready", reason=exc.detail)
+        if settings.sandbox:
+            log.warning("SANDBOX MODE: providers are emulated; do not use with real citizens' data")
+        try:
+            yield
+        finally:
+            if app.state.runtime is not None:
+                app.state.runtime.close()
+
+    app = FastAPI(title="Yiwang", version="0.1.0", lifespan=lifespan, docs_url="/admin/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.runtime = None
+    app.state.not_ready = "the service is starting"
+    problems.install(app)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
+    app.include_router(health.router)
+    app.include_router(home.router)
+    app.include_router(admin.router)
+    return app

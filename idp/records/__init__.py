@@ -1,0 +1,1 @@
+"""Identity records and the service layer that pages, API and CLI all call."""

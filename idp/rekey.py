@@ -1,0 +1,116 @@
+"""Data-key rotation without downtime.
+
+A new data key becomes active at once; running processes keep decrypting old values (each ciphertext names
+its key version) and pick up the new key on their next refresh. Then every encrypted value is re-encrypted
+in small transactions, each row locked while it is rewritten, so a concurrent update is never lost. Old keys
+are marked retired only when no value uses them any more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.orm import Session
+
+from idp import audit, keystore
+from idp.db import Base
+from idp.keystore import FIELD, DataKey
+from idp.protect import ENCRYPTED_COLUMNS
+from idp.runtime import Runtime
+from keys.envelope import key_version
+
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    new_version: int
+    rewritten: int
+    remaining: int
+    retired: list[int]
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def count_rows(rt: Runtime) -> int:
+    with rt.transaction() as session:
+        return sum(session.scalar(select(func.count()).select_from(_table(t))) or 0 for t in ENCRYPTED_COLUMNS)
+
+
+def _rewrite_batch(session: Session, rt: Runtime, table: Table, columns: tuple[str, ...], after: str) -> tuple[int, int, str | None]:
+    """Re-encrypt one batch of rows with ids after `after`. Returns (rows seen, values rewritten, last id)."""
+    rows = session.execute(
+        select(table.c.id, *(table.c[c] for c in columns))
+        .where(table.c.id > after)
+        .order_by(table.c.id)
+        .limit(BATCH)
+        .with_for_update()
+    ).all()
+    rewritten = 0
+    active = rt.protector.active_version
+    for row in rows:
+        changes = {}
+        for column in columns:
+            blob = getattr(row, column)
+            if blob is not None and key_version(blob) != active:
+                plain = rt.protector.decrypt(table.name, column, row.id, blob)
+                changes[column] = rt.protector.encrypt(table.name, column, row.id, plain)
+        if changes:
+            session.execute(update(table).where(table.c.id == row.id).values(**changes))
+            rewritten += len(changes)
+    return len(rows), rewritten, rows[-1].id if rows else None
+
+
+def _reencrypt_all(rt: Runtime, progress: Callable[[int], None]) -> int:
+    rewritten = 0
+    for name, columns in ENCRYPTED_COLUMNS.items():
+        table, after = _table(name), ""
+        while True:
+            with rt.transaction() as session:
+                seen, done, last = _rewrite_batch(session, rt, table, columns, after)
+            rewritten += done
+            progress(seen)
+            if last is None:
+                break
+            after = last
+    return rewritten
+
+
+def _versions_in_use(rt: Runtime) -> set[int]:
+    used: set[int] = set()
+    with rt.transaction() as session:
+        for name, columns in ENCRYPTED_COLUMNS.items():
+            table = _table(name)
+            for row in session.execute(select(*(table.c[c] for c in columns))):
+                used.update(key_version(b) for b in row if b is not None)
+    return used
+
+
+def rotate(rt: Runtime, progress: Callable[[int], None] = lambda n: None) -> RotationReport:
+    with rt.transaction() as session:
+        new = keystore.add_data_key(session, rt.master, FIELD)
+        audit.record(session, audit.Event(action="keys.rotate", subject=f"data-key/{new.version}"))
+        new_version = new.version
+    rt.protector.reload()
+    rewritten = _reencrypt_all(rt, progress)
+    in_use = _versions_in_use(rt)
+    retired: list[int] = []
+    with rt.transaction() as session:
+        for key in session.scalars(select(DataKey).where(DataKey.purpose == FIELD, DataKey.status == "retiring")):
+            if key.version not in in_use:
+                key.status = "retired"
+                retired.append(key.version)
+        remaining = len(in_use - {new_version})
+        audit.record(
+            session,
+            audit.Event(
+                action="keys.reencrypt",
+                subject=f"data-key/{new_version}",
+                detail={"rewritten": rewritten, "retired": retired},
+            ),
+        )
+    return RotationReport(new_version, rewritten, remaining, retired)

@@ -1,0 +1,54 @@
+"""One typed settings object, read from `YIWANG_*` environment variables or `.env`, once, at start-up."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="YIWANG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("./var"), description="Where the database, keys and logs live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite inside data_dir.")
+    issuer: str = Field("http://127.0.0.1:8000", description="The OpenID issuer URL, without trailing /.")
+    sandbox: bool = Field(True, description="Emulated providers and demo pages; loudly announced.")
+    master_key_source: Literal["file", "env", "pkcs11"] = "file"
+    master_key: SecretStr | None = Field(None, description="Base64 master key when the source is env.")
+    redis_url: str | None = None
+    token_alg: Literal["ES256", "RS256"] = "ES256"
+    max_token_lifetime_s: int = Field(
+        86400, description="Longest lifetime of any token we sign: how long a retired key stays published."
+    )
+    uscc_authorities: str = Field(
+        "",
+        description="Comma-separated registration authorities or authority+type pairs accepted in USCCs "
+        "(e.g. `1,5,9,Y` or `11,91`); empty accepts every authority in the GB 32100 tables.",
+    )
+    log_level: str = "INFO"
+
+    @field_validator("issuer")
+    @classmethod
+    def _no_trailing_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+    @cached_property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'yiwang.db').resolve()}"
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.data_dir / "keys" / "master.key"
+
+    @property
+    def uscc_allow_list(self) -> frozenset[str] | None:
+        codes = frozenset(a.strip().upper() for a in self.uscc_authorities.split(",") if a.strip())
+        return codes or None

@@ -1,0 +1,26 @@
+"""The landing page: what this is, whether it runs in sandbox mode, and whether it is ready."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse
+
+from idp.errors import NotReady
+from idp.runtime import check_database
+from idp.web.pages import render
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> HTMLResponse:
+    runtime = request.app.state.runtime
+    ready = False
+    if runtime is not None:
+        try:
+            await run_in_threadpool(check_database, runtime.engine)
+            ready = True
+        except NotReady:
+            ready = False
+    return render(request, "home.html", {"ready": ready})
