@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -62,10 +62,12 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur.close()
 
 
-def _sqlite_begin_immediate(conn: object) -> None:
-    # Take the write lock at BEGIN: a deferred transaction that later writes can fail with
-    # "database is locked" without waiting, which would break concurrent audit appends.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take the write lock at BEGIN: a deferred transaction that later writes can fail with
+    # "database is locked" without waiting, which would break concurrent audit appends. Readers marked
+    # `read_only` don't, so a read inside a writer's thread (a key reload) cannot wait on that writer.
+    read_only = conn.get_execution_options().get("read_only", False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -75,13 +77,20 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "isolation_level": None})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads that must not wait behind (or block) writers."""
+    with engine.connect().execution_options(read_only=True) as conn, conn.begin():
+        yield conn
 
 
 @contextmanager

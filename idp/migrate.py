@@ -28,7 +28,7 @@ def head_revision() -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with engine.connect().execution_options(read_only=True) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, select
 
 import keys
+from idp.db import read_only
 from idp.keystore import FIELD, INDEX, DataKey, unwrap
 
 # Every encrypted column, by table. `keys rotate` re-encrypts exactly these.
@@ -36,10 +36,11 @@ class Protector:
         self._loaded_at = time.monotonic()
 
     @classmethod
-    def from_database(cls, factory: sessionmaker[Session], master: bytes) -> Protector:
+    def from_database(cls, engine: Engine, master: bytes) -> Protector:
         def load() -> tuple[keys.FieldCipher, bytes]:
-            with factory() as session:
-                rows = list(session.scalars(select(DataKey)))
+            # Read-only: a reload can happen inside a caller's write transaction on the same thread.
+            with read_only(engine) as conn:
+                rows = [DataKey(**r._mapping) for r in conn.execute(select(DataKey.__table__))]
             field = {r.version: unwrap(master, r) for r in rows if r.purpose == FIELD}
             active = [r.version for r in rows if r.purpose == FIELD and r.status == "active"]
             index = [r for r in rows if r.purpose == INDEX]

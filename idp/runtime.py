@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import keys
 from idp import audit, keystore, migrate
-from idp.db import make_engine, session_factory, transaction
+from idp.db import make_engine, read_only, session_factory, transaction
 from idp.errors import NotReady, YiwangError
 from idp.identity import UsccRules
 from idp.protect import Protector
@@ -81,7 +81,7 @@ def _master_key(settings: Settings, create: bool) -> bytes:
 def check_database(engine: Engine) -> str:
     """Reachable and migrated, or NotReady with one line saying which."""
     try:
-        with engine.connect() as conn:
+        with read_only(engine) as conn:
             conn.execute(text("SELECT 1"))
         current = migrate.current_revision(engine)
     except OperationalError as exc:
@@ -123,7 +123,7 @@ def open_runtime(settings: Settings) -> Runtime:
         check_database(engine)
         master = _master_key(settings, create=False)
         sessions = session_factory(engine)
-        protector = Protector.from_database(sessions, master)
+        protector = Protector.from_database(engine, master)
     except keys.MasterKeyError as exc:
         engine.dispose()
         raise NotReady(str(exc)) from None

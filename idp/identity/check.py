@@ -7,9 +7,9 @@ holds parts and meanings (region, birth date, sex, authority …) and never the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
 
 from idp.identity.citizen_id import parse_citizen_id
 from idp.identity.errors import InvalidIdentifier

@@ -25,10 +25,11 @@ province prefix and the birth date are validated.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 
 from idp.identity.citizen_id import mod11_2_check_char, parse_birth_date
 from idp.identity.errors import InvalidIdentifier

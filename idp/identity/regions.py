@@ -9,9 +9,9 @@ validated structurally only (six digits, a real province-level prefix); the coun
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Mapping
 
 __all__ = [
     "PROVINCES",

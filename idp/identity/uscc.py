@@ -15,9 +15,10 @@ python-stdnum's `stdnum.cn.uscc` is not used: it rejects valid codes whose autho
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import AbstractSet, Iterable, Mapping
 
 from idp.identity.errors import InvalidIdentifier
 from idp.identity.regions import region_name

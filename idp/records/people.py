@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp import audit
+from idp.db import new_id
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.identity import InvalidIdentifier, check_identifier, normalize_mobile, normalize_ss_card_number
 from idp.masking import mask
@@ -44,14 +45,18 @@ class PersonView:
 
 def normalise_id_number(value: str) -> tuple[str, str]:
     """(normalised number, id type) for any personal identity document we accept."""
+    reasons: dict[str, str] = {}
     for kind in PERSON_ID_KINDS:
         try:
             checked = check_identifier(value, kind=kind)
         except InvalidIdentifier as exc:
-            reason = exc.reason
+            reasons[kind] = exc.reason
             continue
         return checked.normalized, checked.facts.get("document", checked.kind)
-    raise InvalidInput(f"invalid ID number: {reason}")
+    # Resident IDs never start with 9 or a letter; permanent-residence cards do: report the likelier kind.
+    first = value.strip()[:1].upper()
+    likely = "foreign_pr" if first == "9" or first.isalpha() else "citizen_id"
+    raise InvalidInput(f"invalid ID number: {reasons[likely]}")
 
 
 def _phone(value: str) -> str:
@@ -120,9 +125,8 @@ def add(
         raise Conflict(f"a person with ID number {mask(number, 'id_number')} already exists")
     if e164 and find_by_phone(session, protector, e164) is not None:
         raise Conflict(f"phone {mask(e164, 'phone')} is already bound to another person")
-    person = Person(proofing_level=1, proofing_evidence=[], id_type=id_type)
+    person = Person(id=new_id(), proofing_level=1, proofing_evidence=[], id_type=id_type)
     session.add(person)
-    session.flush()
     person.id_number_bidx = protector.index("id_number", number)
     _set(protector, person, "id_number_ct", number)
     _set(protector, person, "name_ct", clean_name)
@@ -144,9 +148,8 @@ def register_by_phone(
     e164 = _phone(phone)
     if find_by_phone(session, protector, e164) is not None:
         raise Conflict(f"phone {mask(e164, 'phone')} is already registered")
-    person = Person(proofing_level=1, proofing_evidence=[], phone_verified=True)
+    person = Person(id=new_id(), proofing_level=1, proofing_evidence=[], phone_verified=True)
     session.add(person)
-    session.flush()
     person.phone_bidx = protector.index("phone", e164)
     _set(protector, person, "phone_ct", e164)
     _flush_unique(session, f"phone {mask(e164, 'phone')} is already registered")
@@ -200,10 +203,9 @@ def bind_ss_card(session: Session, protector: Protector, person_id: str, card_nu
         select(SocialSecurityCard).where(SocialSecurityCard.person_id == person.id, SocialSecurityCard.status == "active")
     ):
         old.status = "replaced"
-    card = SocialSecurityCard(person_id=person.id, status="active")
-    session.add(card)
-    session.flush()
+    card = SocialSecurityCard(id=new_id(), person_id=person.id, status="active")
     card.card_number_ct = protector.encrypt(SocialSecurityCard.__tablename__, "card_number_ct", card.id, number)
+    session.add(card)
     audit.record(session, audit.Event(action="person.bind_ss_card", subject=person.id, actor=actor))
 
 
