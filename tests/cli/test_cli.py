@@ -81,11 +81,13 @@ def initialised(cli: CliRunner, settings: Settings) -> Settings:
 
 @pytest.fixture
 def person(cli: CliRunner, initialised: Settings) -> dict:
-    result = ok(invoke(cli, "person", "add", "--id-number", ID_NUMBER, "--name", NAME, "--phone", PHONE, "--json"))
+    result = ok(
+        invoke(cli, "person", "add", "--id-number", ID_NUMBER, "--name", NAME, "--phone", PHONE, "--json")
+    )
     return json.loads(result.stdout)
 
 
-# --- help -----------------------------------------------------------------------------------------------------
+# --- help ------------------------------------------------------------------------------------------
 
 
 def test_top_level_help_lists_every_group(cli: CliRunner) -> None:
@@ -106,7 +108,7 @@ def test_init_is_idempotent(cli: CliRunner, initialised: Settings) -> None:
     assert "nothing (already initialised)" in result.stdout
 
 
-# --- id check (no database needed) ---------------------------------------------------------------------------
+# --- id check (no database needed) -----------------------------------------------------------------
 
 
 def test_id_check_citizen_id_is_parsed_and_masked(cli: CliRunner, settings: Settings) -> None:
@@ -161,7 +163,7 @@ def test_id_check_unknown_kind_is_usage_error(cli: CliRunner, settings: Settings
     assert result.stderr.startswith("error:")
 
 
-# --- person ---------------------------------------------------------------------------------------------------
+# --- person ----------------------------------------------------------------------------------------
 
 
 def test_person_add_prints_only_masked_values(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
@@ -191,9 +193,7 @@ def test_person_show_by_legacy_number_finds_the_same_person(cli: CliRunner, pers
     assert data["id"] == person["id"]
 
 
-def test_person_add_duplicate_is_refused(
-    cli: CliRunner, person: dict, engine: Engine
-) -> None:
+def test_person_add_duplicate_is_refused(cli: CliRunner, person: dict, engine: Engine) -> None:
     before = count(engine, Person)
     line = refused(invoke(cli, "person", "add", "--id-number", ID_NUMBER, "--name", "李四"))
     assert "already exists" in line
@@ -201,19 +201,27 @@ def test_person_add_duplicate_is_refused(
     assert count(engine, Person) == before == 1
     # The refusal itself is on the audit trail.
     with engine.connect() as conn:
-        outcomes = conn.execute(
-            select(AuditEvent.outcome).where(AuditEvent.action == "person.add").order_by(AuditEvent.seq)
-        ).scalars().all()
+        outcomes = (
+            conn.execute(
+                select(AuditEvent.outcome).where(AuditEvent.action == "person.add").order_by(AuditEvent.seq)
+            )
+            .scalars()
+            .all()
+        )
     assert outcomes == ["success", "refused"]
 
 
 def test_person_add_phone_bound_to_another_is_refused(cli: CliRunner, person: dict, engine: Engine) -> None:
-    line = refused(invoke(cli, "person", "add", "--id-number", OTHER_ID_NUMBER, "--name", "李四", "--phone", PHONE))
+    line = refused(
+        invoke(cli, "person", "add", "--id-number", OTHER_ID_NUMBER, "--name", "李四", "--phone", PHONE)
+    )
     assert PHONE not in line
     assert count(engine, Person) == 1
 
 
-def test_person_add_invalid_id_number_writes_nothing(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
+def test_person_add_invalid_id_number_writes_nothing(
+    cli: CliRunner, initialised: Settings, engine: Engine
+) -> None:
     line = refused(invoke(cli, "person", "add", "--id-number", BAD_CHECK_ID_NUMBER, "--name", NAME))
     assert BAD_CHECK_ID_NUMBER not in line
     # The reason is the one for the kind the number looks like (a resident ID), not another kind's.
@@ -226,11 +234,15 @@ def test_person_show_unknown_is_refused(cli: CliRunner, person: dict) -> None:
     assert OTHER_ID_NUMBER not in line
 
 
-# --- organisations --------------------------------------------------------------------------------------------
+# --- organisations ---------------------------------------------------------------------------------
 
 
 def test_org_add_json_and_show(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
-    result = ok(invoke(cli, "org", "add", "--uscc", USCC, "--name", "示例科技有限公司", "--kind", "enterprise", "--json"))
+    result = ok(
+        invoke(
+            cli, "org", "add", "--uscc", USCC, "--name", "示例科技有限公司", "--kind", "enterprise", "--json"
+        )
+    )
     data = json.loads(result.stdout)
     assert data["uscc"] == USCC
     assert data["id"]
@@ -245,7 +257,9 @@ def test_org_add_json_and_show(cli: CliRunner, initialised: Settings, engine: En
     assert count(engine, Organisation) == 1
 
 
-def test_org_add_duplicate_and_bad_kind_are_refused(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
+def test_org_add_duplicate_and_bad_kind_are_refused(
+    cli: CliRunner, initialised: Settings, engine: Engine
+) -> None:
     ok(invoke(cli, "org", "add", "--uscc", USCC, "--name", "示例科技有限公司", "--kind", "enterprise"))
     line = refused(invoke(cli, "org", "add", "--uscc", USCC, "--name", "另一个公司", "--kind", "enterprise"))
     assert "already exists" in line
@@ -268,13 +282,17 @@ def test_org_add_member_lists_masked_member(cli: CliRunner, person: dict, engine
     data = json.loads(ok(invoke(cli, "org", "show", "--uscc", USCC, "--json")).stdout)
     assert data["members"] == [{"person": person["id"], "name": "张*", "role": "seal_keeper"}]
     # The same role twice, an unknown role, an unknown person: refused, nothing added.
-    refused(invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", ID_NUMBER, "--role", "seal_keeper"))
+    refused(
+        invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", ID_NUMBER, "--role", "seal_keeper")
+    )
     refused(invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", ID_NUMBER, "--role", "emperor"))
-    refused(invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", OTHER_ID_NUMBER, "--role", "signer"))
+    refused(
+        invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", OTHER_ID_NUMBER, "--role", "signer")
+    )
     assert count(engine, Membership) == 1
 
 
-# --- audit ----------------------------------------------------------------------------------------------------
+# --- audit -----------------------------------------------------------------------------------------
 
 
 def _populate(cli: CliRunner) -> None:
@@ -298,7 +316,9 @@ def test_audit_verify_intact(cli: CliRunner, initialised: Settings, engine: Engi
     assert count(engine, AuditEvent) >= 4
 
 
-def test_audit_events_refuse_update_while_guarded(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
+def test_audit_events_refuse_update_while_guarded(
+    cli: CliRunner, initialised: Settings, engine: Engine
+) -> None:
     _populate(cli)
     with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET subject = 'x' WHERE seq = 2"))
@@ -343,12 +363,14 @@ def test_audit_tail(cli: CliRunner, initialised: Settings, engine: Engine) -> No
     assert lines[0].split()[0] == str(total - 1)
     assert lines[1].split()[0] == str(total)
     assert "org.member_add" in lines[1]
-    rows = [json.loads(line) for line in ok(invoke(cli, "audit", "tail", "-n", "3", "--json")).stdout.splitlines()]
+    rows = [
+        json.loads(line) for line in ok(invoke(cli, "audit", "tail", "-n", "3", "--json")).stdout.splitlines()
+    ]
     assert [r["seq"] for r in rows] == [total - 2, total - 1, total]
     assert ID_NUMBER not in json.dumps(rows, ensure_ascii=False)
 
 
-# --- keys -----------------------------------------------------------------------------------------------------
+# --- keys ------------------------------------------------------------------------------------------
 
 
 def _keys(cli: CliRunner) -> list[dict]:
@@ -396,7 +418,7 @@ def test_keys_rotate_signing_rejects_unknown_alg(cli: CliRunner, initialised: Se
     assert len([k for k in _keys(cli) if k["kind"] == "signing"]) == 1
 
 
-# --- operators ------------------------------------------------------------------------------------------------
+# --- operators -------------------------------------------------------------------------------------
 
 
 def test_operator_add(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
@@ -415,7 +437,7 @@ def test_operator_add(cli: CliRunner, initialised: Settings, engine: Engine) -> 
         assert conn.execute(text("SELECT count(*) FROM operator_tokens")).scalar_one() == 1
 
 
-# --- not ready ------------------------------------------------------------------------------------------------
+# --- not ready -------------------------------------------------------------------------------------
 
 
 def test_uninitialised_database_says_run_init(cli: CliRunner, settings: Settings) -> None:

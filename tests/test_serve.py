@@ -1,0 +1,70 @@
+"""`yiwang serve` as a person runs it: first run initialises, JSON logs are masked, SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not become healthy in time")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_first_run_serves_logs_masked_and_shuts_down_gracefully(tmp_path: Path, workers: int) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
+    env |= {"YIWANG_DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "idp.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base, proc)
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        home = httpx.get(f"{base}/", timeout=5)
+        assert "沙箱" in home.text  # sandbox mode is announced on the page
+        assert httpx.get(f"{base}/lookup/13800138000", timeout=5).status_code == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            output = proc.communicate(timeout=30)[0].decode()
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    # uvicorn re-raises SIGTERM after a clean shutdown, so the conventional exit status is -SIGTERM.
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert (tmp_path / "var" / "yiwang.db").exists()
+    assert (tmp_path / "var" / "keys" / "master.key").exists()
+    assert f"http://127.0.0.1:{port}/" in output  # where to point a browser
+    assert "SANDBOX MODE" in output
+    assert "13800138000" not in output
+    json_lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    access = [r for r in json_lines if r.get("logger") == "uvicorn.access"]
+    assert any("138****8000" in r["event"] for r in access), json_lines[-5:]
+    assert any("Application shutdown complete" in r["event"] for r in json_lines)
