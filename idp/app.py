@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.runtime = open_runtime(settings)
             app.state.not_ready = None
         except NotReady as exc:
-            app.state.runtime, app.state.not_ready = None, exc.detail
+            app.state.not_ready = exc.detail
             log.warning("not ready", reason=exc.detail)
         if settings.sandbox:
             log.warning("SANDBOX MODE: providers are emulated; do not use with real citizens' data")
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.runtime = None
     app.state.not_ready = "the service is starting"
+    app.state.runtime_lock = threading.Lock()
+    app.state.runtime_tried_at = 0.0
     problems.install(app)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.include_router(health.router)

@@ -124,9 +124,7 @@ def _rows(session: Session, batch: int = 1000) -> Iterator[AuditEvent]:
     last = 0
     while True:
         rows = list(
-            session.scalars(
-                select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
-            )
+            session.scalars(select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch))
         )
         if not rows:
             return

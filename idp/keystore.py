@@ -96,9 +96,7 @@ def signing_materials(session: Session) -> list[keys.SigningKeyMaterial]:
 def add_signing_key(session: Session, master: bytes, alg: str, now: datetime | None = None) -> SigningKey:
     """Rotate: a new key for `alg` signs from now on; the previous one is retired but stays published."""
     now = now or utcnow()
-    for old in session.scalars(
-        select(SigningKey).where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))
-    ):
+    for old in session.scalars(select(SigningKey).where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))):
         old.retired_at = now
     material = keys.generate_signing_key(alg, master, now)
     row = SigningKey(

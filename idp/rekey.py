@@ -41,7 +41,9 @@ def count_rows(rt: Runtime) -> int:
         return sum(session.scalar(select(func.count()).select_from(_table(t))) or 0 for t in ENCRYPTED_COLUMNS)
 
 
-def _rewrite_batch(session: Session, rt: Runtime, table: Table, columns: tuple[str, ...], after: str) -> tuple[int, int, str | None]:
+def _rewrite_batch(
+    session: Session, rt: Runtime, table: Table, columns: tuple[str, ...], after: str
+) -> tuple[int, int, str | None]:
     """Re-encrypt one batch of rows with ids after `after`. Returns (rows seen, values rewritten, last id)."""
     rows = session.execute(
         select(table.c.id, *(table.c[c] for c in columns))

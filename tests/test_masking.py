@@ -14,7 +14,8 @@ from idp.masking import mask, mask_id_number, mask_name, mask_phone, mask_text
 @st.composite
 def citizen_ids(draw: st.DrawFn) -> str:
     born = draw(st.dates(min_value=date(1900, 1, 1), max_value=date(2020, 12, 31)))
-    first = f"{draw(st.sampled_from(['110105', '350102', '440305', '650102']))}{born:%Y%m%d}{draw(st.integers(0, 999)):03d}"
+    region = draw(st.sampled_from(["110105", "350102", "440305", "650102"]))
+    first = f"{region}{born:%Y%m%d}{draw(st.integers(0, 999)):03d}"
     return first + citizen_id_check_char(first)
 
 

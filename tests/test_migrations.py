@@ -17,7 +17,14 @@ def test_upgrade_then_downgrade_to_base_and_back(db_url: str) -> None:
         migrate.upgrade(engine)
         assert migrate.is_current(engine)
         tables = set(inspect(engine).get_table_names())
-        assert {"persons", "organisations", "memberships", "audit_events", "data_keys", "signing_keys"} <= tables
+        assert {
+            "persons",
+            "organisations",
+            "memberships",
+            "audit_events",
+            "data_keys",
+            "signing_keys",
+        } <= tables
 
         migrate.downgrade(engine, "base")
         assert migrate.current_revision(engine) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -20,20 +21,33 @@ def _populate(rt: Runtime) -> list[str]:
     """Exercise every path that stores personal data; return the plaintexts that must never be stored."""
     secrets: list[str] = []
     for id_number, name, phone, card in PERSONS:
-        person = rt.run(lambda s, i=id_number, n=name, p=phone: people.add(s, rt.protector, id_number=i, name=n, phone=p))
+        person = rt.run(
+            lambda s, i=id_number, n=name, p=phone: people.add(s, rt.protector, id_number=i, name=n, phone=p)
+        )
         rt.run(lambda s, pid=person.id, c=card: people.bind_ss_card(s, rt.protector, pid, c, actor="op"))
         secrets += [id_number, name, phone, "+86" + phone, card]
     later = rt.run(lambda s: people.register_by_phone(s, rt.protector, "13700001111"))
     rt.run(
         lambda s: people.bind_id_number(
-            s, rt.protector, later.id, id_number="310104650712123", name="李小龙", actor=later.id, channel="web"
+            s,
+            rt.protector,
+            later.id,
+            id_number="310104650712123",
+            name="李小龙",
+            actor=later.id,
+            channel="web",
         )
     )
     secrets += ["13700001111", "+8613700001111", "310104650712123", "310104196507121233", "李小龙"]
     rules = rt.uscc_rules
     rt.run(
         lambda s: organisations.add(
-            s, rt.protector, rules, uscc="91110000600037341L", name="示例科技有限公司", kind="enterprise",
+            s,
+            rt.protector,
+            rules,
+            uscc="91110000600037341L",
+            name="示例科技有限公司",
+            kind="enterprise",
             legal_rep_id_number=PERSONS[0][0],
         )
     )
@@ -43,13 +57,11 @@ def _populate(rt: Runtime) -> list[str]:
         )
     )
     # A refused attempt names the number in its message: the audit trail must still hold it masked.
-    try:
+    with contextlib.suppress(people.Conflict):
         rt.run(
             lambda s: people.add(s, rt.protector, id_number=PERSONS[0][0], name="冒名者"),
             refusal=audit.Event(action="person.add", subject=PERSONS[0][0], actor="op"),
         )
-    except people.Conflict:
-        pass
     return secrets
 
 

@@ -32,9 +32,15 @@ def tail(
         rows = audit.tail(session, n)
         for row in rows:
             data = {
-                "seq": row.seq, "at": row.at.isoformat(), "actor": row.actor, "action": row.action,
-                "subject": row.subject, "channel": row.channel, "client": row.client,
-                "outcome": row.outcome, "detail": row.detail,
+                "seq": row.seq,
+                "at": row.at.isoformat(),
+                "actor": row.actor,
+                "action": row.action,
+                "subject": row.subject,
+                "channel": row.channel,
+                "client": row.client,
+                "outcome": row.outcome,
+                "detail": row.detail,
             }
             if as_json:
                 emit(data, True)
@@ -42,5 +48,6 @@ def tail(
                 console.print(
                     f"{row.seq:>6} {row.at:%Y-%m-%d %H:%M:%S} {row.outcome:<8} {row.action:<18} "
                     f"{row.subject} by {row.actor} via {row.channel}",
-                    markup=False, highlight=False,
+                    markup=False,
+                    highlight=False,
                 )

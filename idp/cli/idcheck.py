@@ -29,8 +29,10 @@ def check(
     except InvalidIdentifier as exc:
         fail(f"invalid {exc.kind}: {exc.reason}")
     # An organisation's code is public registry data; everything else identifies a person.
-    shown = checked.normalized if checked.kind == "uscc" else mask(
-        checked.normalized, "phone" if checked.kind == "mobile" else "id_number"
+    shown = (
+        checked.normalized
+        if checked.kind == "uscc"
+        else mask(checked.normalized, "phone" if checked.kind == "mobile" else "id_number")
     )
     data = {"kind": checked.kind, "value": shown, **checked.facts}
     emit(data, as_json)

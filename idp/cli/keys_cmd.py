@@ -52,16 +52,28 @@ def list_keys(as_json: JsonOpt = False) -> None:
     """Data keys and signing keys, with their status (never the key material)."""
     with runtime() as rt, rt.transaction() as session:
         data = [
-            {"kind": "data", "id": str(k.version), "purpose": k.purpose, "status": k.status,
-             "created_at": k.created_at.isoformat()}
+            {
+                "kind": "data",
+                "id": str(k.version),
+                "purpose": k.purpose,
+                "status": k.status,
+                "created_at": k.created_at.isoformat(),
+            }
             for k in session.scalars(select(keystore.DataKey).order_by(keystore.DataKey.version))
         ] + [
-            {"kind": "signing", "id": k.kid, "purpose": k.alg,
-             "status": "retired" if k.retired_at else "active", "created_at": k.created_at.isoformat()}
+            {
+                "kind": "signing",
+                "id": k.kid,
+                "purpose": k.alg,
+                "status": "retired" if k.retired_at else "active",
+                "created_at": k.created_at.isoformat(),
+            }
             for k in session.scalars(select(keystore.SigningKey).order_by(keystore.SigningKey.created_at))
         ]
     for item in data:
         if as_json:
             emit(item, True)
         else:
-            console.print(f"{item['kind']:<8} {item['id']:<44} {item['purpose']:<8} {item['status']:<9} {item['created_at']}")
+            console.print(
+                f"{item['kind']:<8} {item['id']:<44} {item['purpose']:<8} {item['status']:<9} {item['created_at']}"
+            )

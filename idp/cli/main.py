@@ -92,7 +92,9 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision (`base` drops everything).")]) -> None:
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision (`base` drops everything).")],
+) -> None:
     """Revert migrations down to REVISION."""
     engine = make_engine(Settings().db_url)
     try:

@@ -52,9 +52,7 @@ def show(uscc: UsccOpt, as_json: JsonOpt = False) -> None:
     """Show an organisation with its members (names masked)."""
     with runtime() as rt:
         rules = rt.uscc_rules
-        view = rt.run(
-            lambda s: organisations.view(s, rt.protector, rules, organisations.get_by_uscc(s, uscc, rules))
-        )
+        view = rt.run(lambda s: organisations.view(s, rt.protector, rules, organisations.get_by_uscc(s, uscc, rules)))
         _emit(view, as_json)
 
 
@@ -67,7 +65,5 @@ def add_member(
     """Give a registered person a role in an organisation."""
     with runtime() as rt:
         rules = rt.uscc_rules
-        rt.run(
-            lambda s: organisations.add_member(s, rt.protector, rules, uscc=uscc, id_number=id_number, role=role)
-        )
+        rt.run(lambda s: organisations.add_member(s, rt.protector, rules, uscc=uscc, id_number=id_number, role=role))
         emit({"status": "added", "role": role}, False)

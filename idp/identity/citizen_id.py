@@ -70,7 +70,7 @@ def mod11_2_check_char(first17: str) -> str:
     """
     if _DIGITS_17.fullmatch(first17) is None:
         raise InvalidIdentifier(KIND, "check character needs exactly 17 digits")
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS))
+    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS, strict=False))
     return _CHECK_CHARS[total % 11]
 
 

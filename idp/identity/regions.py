@@ -81,7 +81,16 @@ _REGION_RE = re.compile(r"[0-9]{6}")
 # Placeholder rows of the county table ("urban districts", "counties", "county-level units directly
 # under the province"): they name a grouping, not a place, so they add nothing to a display name.
 _GENERIC_NAMES = frozenset(
-    {"市辖区", "县", "市区", "郊区", "矿区", "省直辖县级行政单位", "自治区直辖县级行政单位", "省直辖县级行政区划"}
+    {
+        "市辖区",
+        "县",
+        "市区",
+        "郊区",
+        "矿区",
+        "省直辖县级行政单位",
+        "自治区直辖县级行政单位",
+        "省直辖县级行政区划",
+    }
 )
 
 _ENTRY_RE = re.compile(r"\[(?P<start>[0-9]*)-(?P<end>[0-9]*)\](?P<name>.*)")

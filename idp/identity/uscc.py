@@ -163,7 +163,7 @@ def uscc_check_char(first17: str) -> str:
     """GB 32100-2015 check character: C18 = (31 − Σ value·weight mod 31) mod 31."""
     if len(first17) != 17 or any(char not in _USCC_VALUES for char in first17):
         raise InvalidIdentifier(KIND, "check character needs 17 characters of the USCC alphabet")
-    total = sum(_USCC_VALUES[char] * weight for char, weight in zip(first17, _USCC_WEIGHTS))
+    total = sum(_USCC_VALUES[char] * weight for char, weight in zip(first17, _USCC_WEIGHTS, strict=False))
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
@@ -171,7 +171,7 @@ def org_code_check_char(first8: str) -> str:
     """GB 11714 organisation-code check character: 11 − Σ value·weight mod 11 (10 → X, 11 → 0)."""
     if len(first8) != 8 or any(char not in _ORG_VALUES for char in first8):
         raise InvalidIdentifier(KIND, "organisation-code check needs 8 digits or capital letters")
-    total = sum(_ORG_VALUES[char] * weight for char, weight in zip(first8, _ORG_WEIGHTS))
+    total = sum(_ORG_VALUES[char] * weight for char, weight in zip(first8, _ORG_WEIGHTS, strict=False))
     check = 11 - total % 11
     return {10: "X", 11: "0"}.get(check, str(check))
 

@@ -131,7 +131,10 @@ def add_member(
     audit.record(
         session,
         audit.Event(
-            action="org.member_add", subject=org.uscc, actor=actor, channel=channel,
+            action="org.member_add",
+            subject=org.uscc,
+            actor=actor,
+            channel=channel,
             detail={"person": person.id, "role": role},
         ),
     )

@@ -185,7 +185,13 @@ def bind_id_number(
     _flush_unique(session, f"ID number {mask(number, 'id_number')} is bound to another person")
     audit.record(
         session,
-        audit.Event(action="person.bind_id", subject=person.id, actor=actor, channel=channel, detail={"id_type": id_type}),
+        audit.Event(
+            action="person.bind_id",
+            subject=person.id,
+            actor=actor,
+            channel=channel,
+            detail={"id_type": id_type},
+        ),
     )
     return person
 
@@ -200,7 +206,9 @@ def bind_ss_card(session: Session, protector: Protector, person_id: str, card_nu
     except InvalidIdentifier as exc:
         raise InvalidInput(f"invalid social-security card number: {exc.reason}") from None
     for old in session.scalars(
-        select(SocialSecurityCard).where(SocialSecurityCard.person_id == person.id, SocialSecurityCard.status == "active")
+        select(SocialSecurityCard).where(
+            SocialSecurityCard.person_id == person.id, SocialSecurityCard.status == "active"
+        )
     ):
         old.status = "replaced"
     card = SocialSecurityCard(id=new_id(), person_id=person.id, status="active")

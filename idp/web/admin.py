@@ -44,8 +44,13 @@ class MemberIn(BaseModel):
 def add_person(body: PersonIn, runtime: RuntimeDep, operator: OperatorDep) -> dict[str, Any]:
     def work(session: Any) -> dict[str, Any]:
         person = people.add(
-            session, runtime.protector, id_number=body.id_number, name=body.name, phone=body.phone,
-            actor=operator, channel="api",
+            session,
+            runtime.protector,
+            id_number=body.id_number,
+            name=body.name,
+            phone=body.phone,
+            actor=operator,
+            channel="api",
         )
         return people.view(session, runtime.protector, person).to_dict()
 
@@ -70,8 +75,15 @@ def add_organisation(body: OrganisationIn, runtime: RuntimeDep, operator: Operat
 
     def work(session: Any) -> dict[str, Any]:
         org = organisations.add(
-            session, runtime.protector, rules, uscc=body.uscc, name=body.name, kind=body.kind,
-            legal_rep_id_number=body.legal_rep_id_number, actor=operator, channel="api",
+            session,
+            runtime.protector,
+            rules,
+            uscc=body.uscc,
+            name=body.name,
+            kind=body.kind,
+            legal_rep_id_number=body.legal_rep_id_number,
+            actor=operator,
+            channel="api",
         )
         return organisations.view(session, runtime.protector, rules, org).to_dict()
 
@@ -96,8 +108,14 @@ def add_member(uscc: str, body: MemberIn, runtime: RuntimeDep, operator: Operato
 
     def work(session: Any) -> dict[str, Any]:
         organisations.add_member(
-            session, runtime.protector, rules, uscc=uscc, id_number=body.id_number, role=body.role,
-            actor=operator, channel="api",
+            session,
+            runtime.protector,
+            rules,
+            uscc=uscc,
+            id_number=body.id_number,
+            role=body.role,
+            actor=operator,
+            channel="api",
         )
         org = organisations.get_by_uscc(session, uscc, rules)
         return organisations.view(session, runtime.protector, rules, org).to_dict()

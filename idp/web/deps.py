@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -10,14 +11,31 @@ from sqlalchemy.orm import Session
 
 from idp import operators
 from idp.errors import NotReady
-from idp.runtime import Runtime
+from idp.runtime import Runtime, open_runtime
+
+RETRY_SECONDS = 2.0
 
 
 def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime | None = request.app.state.runtime
-    if runtime is None:
-        raise NotReady(request.app.state.not_ready or "the service is starting")
-    return runtime
+    """The app's runtime; if start-up found the database down or unmigrated, try again (rate-limited).
+
+    /healthz keeps answering while the database is away, so nothing would restart the process: it has to
+    recover by itself once `yiwang init` has run or the database is back.
+    """
+    state = request.app.state
+    if state.runtime is not None:
+        return state.runtime
+    with state.runtime_lock:
+        now = time.monotonic()
+        if state.runtime is None and now - state.runtime_tried_at >= RETRY_SECONDS:
+            state.runtime_tried_at = now
+            try:
+                state.runtime, state.not_ready = open_runtime(state.settings), None
+            except NotReady as exc:
+                state.not_ready = exc.detail
+    if state.runtime is None:
+        raise NotReady(state.not_ready or "the service is starting")
+    return state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -8,6 +8,7 @@ from starlette.responses import HTMLResponse
 
 from idp.errors import NotReady
 from idp.runtime import check_database
+from idp.web.deps import get_runtime
 from idp.web.pages import render
 
 router = APIRouter()
@@ -15,12 +16,10 @@ router = APIRouter()
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> HTMLResponse:
-    runtime = request.app.state.runtime
-    ready = False
-    if runtime is not None:
-        try:
-            await run_in_threadpool(check_database, runtime.engine)
-            ready = True
-        except NotReady:
-            ready = False
+    try:
+        runtime = get_runtime(request)
+        await run_in_threadpool(check_database, runtime.engine)
+        ready = True
+    except NotReady:
+        ready = False
     return render(request, "home.html", {"ready": ready})

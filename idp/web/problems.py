@@ -28,7 +28,7 @@ def _respond(request: Request, error: YiwangError) -> Response:
     if _wants_page(request):
         return render(request, "error.html", {"detail": error.detail}, status_code=error.status)
     return JSONResponse(
-        error.problem(instance=request.url.path),
+        error.problem(instance=mask_text(request.url.path)),
         status_code=error.status,
         media_type="application/problem+json",
         headers=headers,

@@ -81,9 +81,7 @@ def initialised(cli: CliRunner, settings: Settings) -> Settings:
 
 @pytest.fixture
 def person(cli: CliRunner, initialised: Settings) -> dict:
-    result = ok(
-        invoke(cli, "person", "add", "--id-number", ID_NUMBER, "--name", NAME, "--phone", PHONE, "--json")
-    )
+    result = ok(invoke(cli, "person", "add", "--id-number", ID_NUMBER, "--name", NAME, "--phone", PHONE, "--json"))
     return json.loads(result.stdout)
 
 
@@ -202,9 +200,7 @@ def test_person_add_duplicate_is_refused(cli: CliRunner, person: dict, engine: E
     # The refusal itself is on the audit trail.
     with engine.connect() as conn:
         outcomes = (
-            conn.execute(
-                select(AuditEvent.outcome).where(AuditEvent.action == "person.add").order_by(AuditEvent.seq)
-            )
+            conn.execute(select(AuditEvent.outcome).where(AuditEvent.action == "person.add").order_by(AuditEvent.seq))
             .scalars()
             .all()
         )
@@ -212,16 +208,12 @@ def test_person_add_duplicate_is_refused(cli: CliRunner, person: dict, engine: E
 
 
 def test_person_add_phone_bound_to_another_is_refused(cli: CliRunner, person: dict, engine: Engine) -> None:
-    line = refused(
-        invoke(cli, "person", "add", "--id-number", OTHER_ID_NUMBER, "--name", "李四", "--phone", PHONE)
-    )
+    line = refused(invoke(cli, "person", "add", "--id-number", OTHER_ID_NUMBER, "--name", "李四", "--phone", PHONE))
     assert PHONE not in line
     assert count(engine, Person) == 1
 
 
-def test_person_add_invalid_id_number_writes_nothing(
-    cli: CliRunner, initialised: Settings, engine: Engine
-) -> None:
+def test_person_add_invalid_id_number_writes_nothing(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
     line = refused(invoke(cli, "person", "add", "--id-number", BAD_CHECK_ID_NUMBER, "--name", NAME))
     assert BAD_CHECK_ID_NUMBER not in line
     # The reason is the one for the kind the number looks like (a resident ID), not another kind's.
@@ -239,9 +231,7 @@ def test_person_show_unknown_is_refused(cli: CliRunner, person: dict) -> None:
 
 def test_org_add_json_and_show(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
     result = ok(
-        invoke(
-            cli, "org", "add", "--uscc", USCC, "--name", "示例科技有限公司", "--kind", "enterprise", "--json"
-        )
+        invoke(cli, "org", "add", "--uscc", USCC, "--name", "示例科技有限公司", "--kind", "enterprise", "--json")
     )
     data = json.loads(result.stdout)
     assert data["uscc"] == USCC
@@ -257,9 +247,7 @@ def test_org_add_json_and_show(cli: CliRunner, initialised: Settings, engine: En
     assert count(engine, Organisation) == 1
 
 
-def test_org_add_duplicate_and_bad_kind_are_refused(
-    cli: CliRunner, initialised: Settings, engine: Engine
-) -> None:
+def test_org_add_duplicate_and_bad_kind_are_refused(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
     ok(invoke(cli, "org", "add", "--uscc", USCC, "--name", "示例科技有限公司", "--kind", "enterprise"))
     line = refused(invoke(cli, "org", "add", "--uscc", USCC, "--name", "另一个公司", "--kind", "enterprise"))
     assert "already exists" in line
@@ -282,13 +270,9 @@ def test_org_add_member_lists_masked_member(cli: CliRunner, person: dict, engine
     data = json.loads(ok(invoke(cli, "org", "show", "--uscc", USCC, "--json")).stdout)
     assert data["members"] == [{"person": person["id"], "name": "张*", "role": "seal_keeper"}]
     # The same role twice, an unknown role, an unknown person: refused, nothing added.
-    refused(
-        invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", ID_NUMBER, "--role", "seal_keeper")
-    )
+    refused(invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", ID_NUMBER, "--role", "seal_keeper"))
     refused(invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", ID_NUMBER, "--role", "emperor"))
-    refused(
-        invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", OTHER_ID_NUMBER, "--role", "signer")
-    )
+    refused(invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", OTHER_ID_NUMBER, "--role", "signer"))
     assert count(engine, Membership) == 1
 
 
@@ -316,9 +300,7 @@ def test_audit_verify_intact(cli: CliRunner, initialised: Settings, engine: Engi
     assert count(engine, AuditEvent) >= 4
 
 
-def test_audit_events_refuse_update_while_guarded(
-    cli: CliRunner, initialised: Settings, engine: Engine
-) -> None:
+def test_audit_events_refuse_update_while_guarded(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
     _populate(cli)
     with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET subject = 'x' WHERE seq = 2"))
@@ -334,9 +316,7 @@ def test_audit_verify_names_altered_record(cli: CliRunner, initialised: Settings
     assert "record 3 was altered" in line
 
 
-def test_audit_verify_reports_deleted_record_as_missing(
-    cli: CliRunner, initialised: Settings, engine: Engine
-) -> None:
+def test_audit_verify_reports_deleted_record_as_missing(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
     _populate(cli)
     with engine.begin() as conn:
         _drop_guards(conn, engine.dialect.name)
@@ -363,9 +343,7 @@ def test_audit_tail(cli: CliRunner, initialised: Settings, engine: Engine) -> No
     assert lines[0].split()[0] == str(total - 1)
     assert lines[1].split()[0] == str(total)
     assert "org.member_add" in lines[1]
-    rows = [
-        json.loads(line) for line in ok(invoke(cli, "audit", "tail", "-n", "3", "--json")).stdout.splitlines()
-    ]
+    rows = [json.loads(line) for line in ok(invoke(cli, "audit", "tail", "-n", "3", "--json")).stdout.splitlines()]
     assert [r["seq"] for r in rows] == [total - 2, total - 1, total]
     assert ID_NUMBER not in json.dumps(rows, ensure_ascii=False)
 

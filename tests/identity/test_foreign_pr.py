@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import pytest
@@ -51,9 +52,7 @@ def test_2023_unknown_nationality_is_reported_as_the_number() -> None:
 
 def test_2023_lowercase_check_x_is_normalised() -> None:
     # Find a sequence whose check character is X.
-    number = next(
-        n for n in (card_2023("11", "840", "19850612", f"{s:03d}") for s in range(1000)) if n.endswith("X")
-    )
+    number = next(n for n in (card_2023("11", "840", "19850612", f"{s:03d}") for s in range(1000)) if n.endswith("X"))
     assert parse_foreign_pr(number.lower(), today=TODAY).number == number
 
 
@@ -138,10 +137,8 @@ def test_2023_adjacent_transposition_is_rejected(case: tuple[str, date], positio
 @_SETTINGS
 @given(st.text())
 def test_arbitrary_text_only_raises_invalid_identifier(value: str) -> None:
-    try:
+    with contextlib.suppress(InvalidIdentifier):
         parse_foreign_pr(value, today=TODAY)
-    except InvalidIdentifier:
-        pass
 
 
 @_SETTINGS

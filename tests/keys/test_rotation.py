@@ -22,7 +22,9 @@ def _versions(rt: Runtime) -> set[int]:
 def test_rotation_reencrypts_everything_and_retires_the_old_key(rt: Runtime) -> None:
     ids = ["11010519491231002X", "440524198001010013", "310104196507121233"]
     for i, number in enumerate(ids):
-        person = rt.run(lambda s, n=number, k=i: people.add(s, rt.protector, id_number=n, name=f"测试{k}", phone=f"1380013800{k}"))
+        person = rt.run(
+            lambda s, n=number, k=i: people.add(s, rt.protector, id_number=n, name=f"测试{k}", phone=f"1380013800{k}")
+        )
         rt.run(lambda s, pid=person.id: people.bind_ss_card(s, rt.protector, pid, "A12345678", actor="op"))
     (old,) = _versions(rt)
 

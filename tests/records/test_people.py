@@ -87,7 +87,9 @@ def test_phone_first_then_id_number_bound_once(rt: Runtime) -> None:
     person = rt.run(lambda s: people.register_by_phone(s, rt.protector, "13800138000"))
     assert person.proofing_level == 1 and person.id_number_bidx is None
     rt.run(
-        lambda s: people.bind_id_number(s, rt.protector, person.id, id_number=ID, name="张三", actor=person.id, channel="web")
+        lambda s: people.bind_id_number(
+            s, rt.protector, person.id, id_number=ID, name="张三", actor=person.id, channel="web"
+        )
     )
     with pytest.raises(Conflict, match="already has an ID number"):
         rt.run(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from starlette.exceptions import StarletteDeprecationWarning
 
 from idp import operators
 from idp.app import create_app
@@ -16,11 +15,6 @@ from idp.audit import AuditEvent
 from idp.records.models import Membership, Organisation, Person
 from idp.runtime import Runtime, initialise
 from idp.settings import Settings
-
-with warnings.catch_warnings():
-    # Starlette warns that its test client prefers `httpx2`; the project has `httpx`, which still works.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 ID_NUMBER = "11010519491231002X"
 OTHER_ID_NUMBER = "110105198001010016"
@@ -66,9 +60,7 @@ def auth(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def person(client: TestClient, auth: dict[str, str]) -> dict:
-    r = client.post(
-        "/admin/v1/persons", json={"id_number": ID_NUMBER, "name": NAME, "phone": PHONE}, headers=auth
-    )
+    r = client.post("/admin/v1/persons", json={"id_number": ID_NUMBER, "name": NAME, "phone": PHONE}, headers=auth)
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -100,11 +92,10 @@ def test_uninitialised_database_is_not_ready_but_alive(settings: Settings) -> No
         assert "尚未就绪" in r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="idp/app.py lifespan opens the runtime once; after a failed start /readyz stays 503 for good",
-)
-def test_readiness_recovers_once_the_database_is_initialised(settings: Settings) -> None:
+def test_readiness_recovers_once_the_database_is_initialised(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("idp.web.deps.RETRY_SECONDS", 0.0)
     with TestClient(create_app(settings)) as c:
         problem(c.get("/readyz"), 503)
         initialise(settings)  # e.g. `yiwang init` run while the service is up
@@ -190,9 +181,7 @@ def test_operator_api_without_token(client: TestClient, rt: Runtime) -> None:
     ["Bearer ywop_not-a-real-token", "Bearer not-even-prefixed", "Basic b3BzOnNlY3JldA==", "Bearer "],
 )
 def test_operator_api_with_wrong_token(client: TestClient, rt: Runtime, token: str, header: str) -> None:
-    r = client.post(
-        "/admin/v1/persons", json={"id_number": ID_NUMBER, "name": NAME}, headers={"Authorization": header}
-    )
+    r = client.post("/admin/v1/persons", json={"id_number": ID_NUMBER, "name": NAME}, headers={"Authorization": header})
     problem(r, 401)
     assert r.headers["www-authenticate"] == "Bearer"
     assert count(rt, Person) == 0
@@ -206,10 +195,7 @@ def test_authentication_comes_before_validation(client: TestClient, rt: Runtime)
 
 
 def test_revoked_token_is_refused(client: TestClient, rt: Runtime, auth: dict[str, str]) -> None:
-    assert (
-        client.post("/admin/v1/persons/lookup", json={"id_number": ID_NUMBER}, headers=auth).status_code
-        == 404
-    )
+    assert client.post("/admin/v1/persons/lookup", json={"id_number": ID_NUMBER}, headers=auth).status_code == 404
     with rt.transaction() as session:
         operators.revoke(session, "test-operator")
     problem(client.post("/admin/v1/persons/lookup", json={"id_number": ID_NUMBER}, headers=auth), 401)
@@ -219,9 +205,7 @@ def test_revoked_token_is_refused(client: TestClient, rt: Runtime, auth: dict[st
 
 
 def test_add_person_response_is_masked(client: TestClient, rt: Runtime, auth: dict[str, str]) -> None:
-    r = client.post(
-        "/admin/v1/persons", json={"id_number": ID_NUMBER, "name": NAME, "phone": PHONE}, headers=auth
-    )
+    r = client.post("/admin/v1/persons", json={"id_number": ID_NUMBER, "name": NAME, "phone": PHONE}, headers=auth)
     assert r.status_code == 201, r.text
     assert ID_NUMBER not in r.text and PHONE not in r.text and NAME not in r.text
     body = r.json()
@@ -316,9 +300,7 @@ def test_lookup_person(client: TestClient, auth: dict[str, str], person: dict) -
 # --- operator API: organisations -------------------------------------------------------------------
 
 
-def test_organisation_create_and_show(
-    client: TestClient, rt: Runtime, auth: dict[str, str], person: dict
-) -> None:
+def test_organisation_create_and_show(client: TestClient, rt: Runtime, auth: dict[str, str], person: dict) -> None:
     r = client.post(
         "/admin/v1/organisations",
         json={
@@ -339,18 +321,14 @@ def test_organisation_create_and_show(
     assert r.json()["id"] == created["id"]
     assert r.json()["name"] == "示例科技有限公司"
     # Duplicate: 409, still one.
-    r = client.post(
-        "/admin/v1/organisations", json={"uscc": USCC, "name": "另一个", "kind": "other"}, headers=auth
-    )
+    r = client.post("/admin/v1/organisations", json={"uscc": USCC, "name": "另一个", "kind": "other"}, headers=auth)
     problem(r, 409)
     assert count(rt, Organisation) == 1
 
 
 def test_organisation_bad_kind_and_bad_uscc(client: TestClient, rt: Runtime, auth: dict[str, str]) -> None:
     problem(
-        client.post(
-            "/admin/v1/organisations", json={"uscc": USCC, "name": "X", "kind": "bogus"}, headers=auth
-        ),
+        client.post("/admin/v1/organisations", json={"uscc": USCC, "name": "X", "kind": "bogus"}, headers=auth),
         400,
     )
     problem(
