@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from idp.errors import NotReady
-from idp.logs import get_logger
+from idp.logs import configure_structlog, get_logger
 from idp.runtime import open_runtime
 from idp.settings import Settings
 from idp.web import admin, health, home, problems
@@ -24,6 +24,7 @@ log = get_logger("yiwang.app")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    configure_structlog()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import logging.config
 from typing import Any
 
 import structlog
@@ -17,7 +15,7 @@ def _mask_event(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, An
     return {k: mask_text(v) if isinstance(v, str) else v for k, v in event.items()}
 
 
-_SHARED = [
+_SHARED: list[structlog.typing.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
@@ -52,8 +50,8 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     }
 
 
-def configure(level: str = "INFO") -> None:
-    logging.config.dictConfig(logging_config(level))
+def configure_structlog() -> None:
+    """Route our structlog loggers into stdlib logging, where `logging_config` renders masked JSON."""
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -23,8 +23,9 @@ def get_runtime(request: Request) -> Runtime:
     recover by itself once `yiwang init` has run or the database is back.
     """
     state = request.app.state
-    if state.runtime is not None:
-        return state.runtime
+    runtime: Runtime | None = state.runtime
+    if runtime is not None:
+        return runtime
     with state.runtime_lock:
         now = time.monotonic()
         if state.runtime is None and now - state.runtime_tried_at >= RETRY_SECONDS:
@@ -33,9 +34,10 @@ def get_runtime(request: Request) -> Runtime:
                 state.runtime, state.not_ready = open_runtime(state.settings), None
             except NotReady as exc:
                 state.not_ready = exc.detail
-    if state.runtime is None:
+    runtime = state.runtime
+    if runtime is None:
         raise NotReady(state.not_ready or "the service is starting")
-    return state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
