@@ -71,8 +71,9 @@ def _masked(value: Any) -> Any:
     return value
 
 
-def _digest(row: AuditEvent) -> str:
-    body = {
+def as_dict(row: AuditEvent) -> dict[str, Any]:
+    """The event's content, as hashed and as shown (JSON output of `audit tail`)."""
+    return {
         "seq": row.seq,
         "at": row.at.isoformat(timespec="microseconds"),
         "actor": row.actor,
@@ -82,8 +83,11 @@ def _digest(row: AuditEvent) -> str:
         "client": row.client,
         "outcome": row.outcome,
         "detail": row.detail,
-        "prev": row.prev_hash,
     }
+
+
+def _digest(row: AuditEvent) -> str:
+    body = {**as_dict(row), "prev": row.prev_hash}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -31,19 +31,8 @@ def tail(
     with runtime() as rt, rt.transaction() as session:
         rows = audit.tail(session, n)
         for row in rows:
-            data = {
-                "seq": row.seq,
-                "at": row.at.isoformat(),
-                "actor": row.actor,
-                "action": row.action,
-                "subject": row.subject,
-                "channel": row.channel,
-                "client": row.client,
-                "outcome": row.outcome,
-                "detail": row.detail,
-            }
             if as_json:
-                emit(data, True)
+                emit(audit.as_dict(row), True)
             else:
                 console.print(
                     f"{row.seq:>6} {row.at:%Y-%m-%d %H:%M:%S} {row.outcome:<8} {row.action:<18} "
