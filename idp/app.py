@@ -17,7 +17,7 @@ from idp.errors import NotReady
 from idp.logs import configure_structlog, get_logger
 from idp.runtime import open_runtime
 from idp.settings import Settings
-from idp.web import admin, health, home, problems
+from idp.web import admin, health, home, oauth_api, pki_routes, problems
 
 log = get_logger("yiwang.app")
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Yiwang", version="0.1.0", lifespan=lifespan, docs_url="/admin/docs", redoc_url=None)
     app.state.settings = settings
     app.state.runtime = None
+    app.state.provider = None
     app.state.not_ready = "the service is starting"
     app.state.runtime_lock = threading.Lock()
     app.state.runtime_tried_at = 0.0
@@ -55,4 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(home.router)
     app.include_router(admin.router)
+    app.include_router(oauth_api.router)
+    app.include_router(pki_routes.router)
     return app

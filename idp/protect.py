@@ -19,6 +19,8 @@ from idp.keystore import FIELD, INDEX, DataKey, unwrap
 ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "persons": ("id_number_ct", "name_ct", "phone_ct"),
     "social_security_cards": ("card_number_ct",),
+    "otp_challenges": ("phone_ct",),
+    "totp_factors": ("secret_ct",),
 }
 
 

@@ -45,10 +45,11 @@ def _rewrite_batch(
     session: Session, rt: Runtime, table: Table, columns: tuple[str, ...], after: str
 ) -> tuple[int, int, str | None]:
     """Re-encrypt one batch of rows with ids after `after`. Returns (rows seen, values rewritten, last id)."""
+    (pk,) = table.primary_key.columns
     rows = session.execute(
-        select(table.c.id, *(table.c[c] for c in columns))
-        .where(table.c.id > after)
-        .order_by(table.c.id)
+        select(pk.label("row_id"), *(table.c[c] for c in columns))
+        .where(pk > after)
+        .order_by(pk)
         .limit(BATCH)
         .with_for_update()
     ).all()
@@ -59,12 +60,12 @@ def _rewrite_batch(
         for column in columns:
             blob = getattr(row, column)
             if blob is not None and key_version(blob) != active:
-                plain = rt.protector.decrypt(table.name, column, row.id, blob)
-                changes[column] = rt.protector.encrypt(table.name, column, row.id, plain)
+                plain = rt.protector.decrypt(table.name, column, row.row_id, blob)
+                changes[column] = rt.protector.encrypt(table.name, column, row.row_id, plain)
         if changes:
-            session.execute(update(table).where(table.c.id == row.id).values(**changes))
+            session.execute(update(table).where(pk == row.row_id).values(**changes))
             rewritten += len(changes)
-    return len(rows), rewritten, rows[-1].id if rows else None
+    return len(rows), rewritten, rows[-1].row_id if rows else None
 
 
 def _reencrypt_all(rt: Runtime, progress: Callable[[int], None]) -> int:

@@ -107,6 +107,9 @@ def initialise(settings: Settings) -> list[str]:
         master = _master_key(settings, create=True)
         with transaction(session_factory(engine)) as session:
             made = keystore.ensure_keys(session, master, settings.token_alg)
+            from signing import pki  # the one place idp calls into signing: its CAs are made with the keys
+
+            made += pki.ensure_pki(session, master, settings.issuer)
             if made:
                 audit.record(session, audit.Event(action="keys.create", subject="keystore", detail={"keys": made}))
         return created + made

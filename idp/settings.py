@@ -31,6 +31,20 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    # OAuth 2.0 / OpenID Connect lifetimes (seconds).
+    access_token_ttl: int = 600
+    id_token_ttl: int = 600
+    refresh_token_ttl: int = 30 * 86400
+    code_ttl: int = 60
+    session_ttl: int = 8 * 3600
+    flow_ttl: int = 1800
+    # SMS one-time codes and the limits around them.
+    otp_ttl: int = 300
+    otp_max_attempts: int = 5
+    sms_per_phone_per_minute: int = 1
+    sms_per_phone_per_day: int = 10
+    sms_per_ip_per_10min: int = 30
+
     @field_validator("issuer")
     @classmethod
     def _no_trailing_slash(cls, v: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from idp import operators
 from idp.errors import NotReady
+from idp.oauth.provider import Provider
 from idp.runtime import Runtime, open_runtime
 
 RETRY_SECONDS = 2.0
@@ -59,3 +60,16 @@ def get_operator(request: Request, runtime: RuntimeDep) -> str:
 
 
 OperatorDep = Annotated[str, Depends(get_operator)]
+
+
+def get_provider(request: Request) -> Provider:
+    """The OAuth provider, built once per process when the runtime is there."""
+    state = request.app.state
+    provider: Provider | None = state.provider
+    if provider is not None:
+        return provider
+    runtime = get_runtime(request)
+    with state.runtime_lock:
+        if state.provider is None:
+            state.provider = Provider(runtime)
+    return state.provider  # type: ignore[no-any-return]

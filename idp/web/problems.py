@@ -24,7 +24,8 @@ def _wants_page(request: Request) -> bool:
 
 
 def _respond(request: Request, error: YiwangError) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    challenge = getattr(error, "challenge", None)
+    headers = {"WWW-Authenticate": challenge or "Bearer"} if error.status == 401 or challenge else None
     if _wants_page(request):
         return render(request, "error.html", {"detail": error.detail}, status_code=error.status)
     return JSONResponse(

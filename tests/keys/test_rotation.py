@@ -36,7 +36,7 @@ def test_rotation_reencrypts_everything_and_retires_the_old_key(rt: Runtime) -> 
         assert report.new_version != old
         assert report.rewritten == 3 * 3 + 3
         assert report.retired == [old] and report.remaining == 0
-        assert sum(seen) == 6 and set(ENCRYPTED_COLUMNS) == {"persons", "social_security_cards"}
+        assert sum(seen) == 6 and {"persons", "social_security_cards"} <= set(ENCRYPTED_COLUMNS)
         assert _versions(rt) == {report.new_version}
 
         # The server has never seen the new key; it reloads on first sight and reads every value.

@@ -1,0 +1,267 @@
+"""Registered clients: creation (the secret shown once, stored hashed), listing, removal, and the
+read-only `Client` snapshot that Authlib's grants consult."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp import audit
+from idp.errors import Conflict, InvalidInput, NotFound
+from idp.oauth import acr, redirects
+from idp.oauth.models import OAuthClient
+from idp.oauth.scopes import SCOPES
+
+GRANTS = ("authorization_code", "refresh_token", "client_credentials")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+SUBJECT_TYPES = ("pairwise", "public")
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Client(ClientMixin):  # type: ignore[misc]
+    client_id: str
+    name: str
+    secret_hash: str | None
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    grant_types: tuple[str, ...]
+    auth_method: str
+    scopes: tuple[str, ...]
+    jwks: dict[str, Any] | None
+    sector: str
+    subject_type: str
+    default_acr: str | None
+    backchannel_logout_uri: str | None
+    _keyset: KeySet | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_row(cls, row: OAuthClient) -> Client:
+        keyset = KeySet.import_key_set(row.jwks) if row.jwks else None  # type: ignore[arg-type]
+        return cls(
+            client_id=row.client_id,
+            name=row.name,
+            secret_hash=row.secret_hash,
+            redirect_uris=tuple(row.redirect_uris),
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
+            grant_types=tuple(row.grant_types),
+            auth_method=row.auth_method,
+            scopes=tuple(row.scopes),
+            jwks=row.jwks,
+            sector=row.sector or default_sector(row.client_id, row.redirect_uris),
+            subject_type=row.subject_type,
+            default_acr=row.default_acr,
+            backchannel_logout_uri=row.backchannel_logout_uri,
+            _keyset=keyset,
+        )
+
+    @property
+    def is_public(self) -> bool:
+        return self.auth_method == "none"
+
+    @property
+    def keyset(self) -> KeySet | None:
+        return self._keyset
+
+    # --- Authlib ClientMixin -------------------------------------------------------------------------
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # OpenID Connect requires redirect_uri in every request; never guess one.
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        if not scope:
+            return ""
+        return " ".join(s for s in scope.split() if s in self.scopes)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirects.matches(redirect_uri, self.redirect_uris)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not self.secret_hash or not client_secret:
+            return False
+        return hmac.compare_digest(hash_secret(client_secret), self.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == self.auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "authorization_code" in self.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+def default_sector(client_id: str, redirect_uris: list[str] | tuple[str, ...]) -> str:
+    """OIDC Core §8.1: the host of the redirect URIs when they share one; else the client itself."""
+    hosts = {urlsplit(u).hostname for u in redirect_uris}
+    if len(hosts) == 1 and None not in hosts:
+        return str(next(iter(hosts)))
+    return f"client:{client_id}"
+
+
+class ClientCache:
+    """Clients by id, cached for a few seconds: the token endpoint's hot path must not query per request.
+    A removed or changed client takes effect everywhere within TTL seconds."""
+
+    TTL = 5.0
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+        self._entries: dict[str, tuple[float, Client | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client_id: str | None) -> Client | None:
+        if not client_id or len(client_id) > 64:
+            return None
+        now = time.monotonic()
+        hit = self._entries.get(client_id)
+        if hit is not None and now - hit[0] < self.TTL:
+            return hit[1]
+        with self._sessions() as session:
+            row = session.get(OAuthClient, client_id)
+            client = Client.from_row(row) if row is not None else None
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[client_id] = (now, client)
+        return client
+
+    def forget(self, client_id: str) -> None:
+        self._entries.pop(client_id, None)
+
+
+@dataclass(frozen=True)
+class NewClient:
+    client_id: str
+    client_secret: str | None
+
+
+def _check_uris(uris: list[str], what: str) -> list[str]:
+    for uri in uris:
+        problem = redirects.registration_problem(uri)
+        if problem:
+            raise InvalidInput(f"{what} {uri!r}: {problem}")
+    return list(dict.fromkeys(uris))
+
+
+def create_client(
+    session: Session,
+    *,
+    name: str,
+    redirect_uris: list[str] | None = None,
+    post_logout_redirect_uris: list[str] | None = None,
+    grant_types: list[str] | None = None,
+    auth_method: str = "client_secret_basic",
+    scopes: list[str] | None = None,
+    jwks: dict[str, Any] | None = None,
+    sector: str | None = None,
+    subject_type: str = "pairwise",
+    default_acr: str | None = None,
+    backchannel_logout_uri: str | None = None,
+    client_id: str | None = None,
+    actor: str = "operator",
+) -> NewClient:
+    """Register a client. Returns the secret once (None for public and private_key_jwt clients)."""
+    name = " ".join(name.split())
+    if not name or len(name) > 200:
+        raise InvalidInput("a client name must be 1 to 200 characters")
+    grants = grant_types or ["authorization_code", "refresh_token"]
+    bad = [g for g in grants if g not in GRANTS]
+    if bad:
+        raise InvalidInput(f"unsupported grant {bad[0]!r}; use {', '.join(GRANTS)}")
+    if auth_method not in AUTH_METHODS:
+        raise InvalidInput(f"unsupported auth method {auth_method!r}; use {', '.join(AUTH_METHODS)}")
+    if auth_method == "none" and "client_credentials" in grants:
+        raise InvalidInput("a public client (auth method none) cannot use client_credentials")
+    if auth_method == "private_key_jwt":
+        if not jwks:
+            raise InvalidInput("private_key_jwt needs the client's public keys (--jwks)")
+        try:
+            keyset = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise InvalidInput(f"the JWKS is not valid: {exc}") from None
+        if any(k.is_private for k in keyset.keys):
+            raise InvalidInput("the JWKS holds a private key: register only public keys")
+    redirect = _check_uris(redirect_uris or [], "redirect URI")
+    if "authorization_code" in grants and not redirect:
+        raise InvalidInput("the authorization_code grant needs at least one --redirect-uri")
+    wanted = scopes or (["openid", "profile", "phone"] if "authorization_code" in grants else [])
+    unknown = [s for s in wanted if s not in SCOPES]
+    if unknown:
+        raise InvalidInput(f"unknown scope {unknown[0]!r}")
+    if subject_type not in SUBJECT_TYPES:
+        raise InvalidInput("subject type must be pairwise or public")
+    if default_acr is not None and not acr.level(default_acr):
+        raise InvalidInput(f"unknown acr {default_acr!r}; use one of {', '.join(acr.LEVELS)}")
+    logout = _check_uris(post_logout_redirect_uris or [], "post-logout redirect URI")
+    if backchannel_logout_uri:
+        _check_uris([backchannel_logout_uri], "back-channel logout URI")
+    cid = client_id or "yw_" + secrets.token_urlsafe(18)
+    if session.get(OAuthClient, cid) is not None:
+        raise Conflict(f"client {cid} already exists")
+    secret = secrets.token_urlsafe(32) if auth_method in ("client_secret_basic", "client_secret_post") else None
+    session.add(
+        OAuthClient(
+            client_id=cid,
+            secret_hash=hash_secret(secret) if secret else None,
+            name=name,
+            redirect_uris=redirect,
+            post_logout_redirect_uris=logout,
+            grant_types=grants,
+            auth_method=auth_method,
+            scopes=wanted,
+            jwks=jwks,
+            sector=sector,
+            subject_type=subject_type,
+            default_acr=default_acr,
+            backchannel_logout_uri=backchannel_logout_uri,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        audit.Event(action="client.add", subject=cid, actor=actor, detail={"grants": grants, "scopes": wanted}),
+    )
+    return NewClient(cid, secret)
+
+
+def describe(row: OAuthClient) -> dict[str, Any]:
+    data = asdict(Client.from_row(row))
+    data.pop("_keyset")
+    data.pop("secret_hash")
+    data["created_at"] = row.created_at.isoformat()
+    return data
+
+
+def list_clients(session: Session) -> list[dict[str, Any]]:
+    return [describe(r) for r in session.scalars(select(OAuthClient).order_by(OAuthClient.created_at))]
+
+
+def get_row(session: Session, client_id: str) -> OAuthClient:
+    row = session.get(OAuthClient, client_id)
+    if row is None:
+        raise NotFound(f"no client {client_id!r}")
+    return row
+
+
+def remove_client(session: Session, client_id: str, actor: str = "operator") -> None:
+    session.delete(get_row(session, client_id))
+    audit.record(session, audit.Event(action="client.remove", subject=client_id, actor=actor))

@@ -1,0 +1,97 @@
+"""Machine-facing OAuth/OIDC endpoints: discovery, JWKS, token, introspection, revocation, userinfo.
+
+Each is a thin adapter: read the HTTP request into an `OAuthRequest`, let the provider answer, write the
+`OAuthResponse` back. Errors are RFC 6749 JSON, produced by Authlib.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from idp.oauth import discovery
+from idp.oauth.provider import OAuthRequest, OAuthResponse, Provider, json_body
+from idp.oauth.userinfo import userinfo
+from idp.web.deps import get_provider
+
+router = APIRouter(tags=["oauth"])
+ProviderDep = Annotated[Provider, Depends(get_provider)]
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_FORM_BYTES = 64 * 1024
+
+
+async def oauth_request(request: Request) -> OAuthRequest | OAuthResponse:
+    """The request as Authlib sees it; an RFC 6749 error response when it's not acceptable as a form."""
+    form: list[tuple[str, str]] = []
+    if request.method == "POST":
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            return OAuthResponse(413, {"error": "invalid_request", "error_description": "request too large"})
+        ctype = request.headers.get("content-type", "")
+        if not ctype.startswith("application/x-www-form-urlencoded"):
+            return OAuthResponse(
+                400,
+                {"error": "invalid_request", "error_description": "use application/x-www-form-urlencoded"},
+            )
+        data = await request.form()
+        form = [(k, v) for k, v in data.multi_items() if isinstance(v, str)]
+    # Authlib sees the URL under our issuer (the public name), not whatever Host the request carried.
+    uri = request.app.state.settings.issuer + request.url.path
+    return OAuthRequest(request.method, uri, request.headers, list(request.query_params.multi_items()), form)
+
+
+def to_response(result: OAuthResponse, extra_headers: dict[str, str] | None = None) -> Response:
+    headers = dict(result.headers)
+    headers.update(extra_headers or {})
+    headers.pop("Content-Type", None)
+    return Response(json_body(result), status_code=result.status, headers=headers, media_type="application/json")
+
+
+@router.get("/.well-known/openid-configuration")
+async def openid_configuration(request: Request) -> JSONResponse:
+    return JSONResponse(discovery.metadata(request.app.state.settings.issuer))
+
+
+@router.get("/.well-known/oauth-authorization-server")
+async def oauth_metadata(request: Request) -> JSONResponse:
+    return JSONResponse(discovery.metadata(request.app.state.settings.issuer))
+
+
+@router.get("/jwks")
+async def jwks(provider: ProviderDep) -> JSONResponse:
+    provider.signer.refresh()
+    return JSONResponse(provider.signer.jwks, headers={"Cache-Control": "public, max-age=300"})
+
+
+async def _run(request: Request, call: Any) -> Response:
+    prepared = await oauth_request(request)
+    if isinstance(prepared, OAuthResponse):
+        return to_response(prepared, NO_STORE)
+    return to_response(await run_in_threadpool(call, prepared), NO_STORE)
+
+
+@router.post("/token")
+async def token(request: Request, provider: ProviderDep) -> Response:
+    return await _run(request, provider.token)
+
+
+@router.post("/introspect")
+async def introspect(request: Request, provider: ProviderDep) -> Response:
+    return await _run(request, lambda r: provider.endpoint("introspection", r))
+
+
+@router.post("/revoke")
+async def revoke(request: Request, provider: ProviderDep) -> Response:
+    return await _run(request, lambda r: provider.endpoint("revocation", r))
+
+
+@router.api_route("/userinfo", methods=["GET", "POST"])
+async def userinfo_endpoint(request: Request, provider: ProviderDep) -> Response:
+    """OIDC Core §5.3; bearer token in the Authorization header only (RFC 6750 §2.1)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    token = value.strip() if scheme.lower() == "bearer" else ""
+    result = await run_in_threadpool(userinfo, provider, token)
+    return to_response(result, NO_STORE)

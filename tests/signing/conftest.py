@@ -1,0 +1,107 @@
+"""Signing fixtures: one initialised service (SQLite, PKI included) per test module, and external tools.
+
+Building a PKI and sealing PDFs is the expensive part, so modules share one data directory; tests that need
+isolation (the database layer) use the function-scoped `rt` fixture from tests/conftest.py instead.
+A test that needs a tool we did not write (openssl, pdfsig, certutil, softhsm2-util) skips when it is missing,
+saying which Debian package provides it — and fails under CI, which installs them (.ci/run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from idp.app import create_app
+
+from idp.runtime import Runtime, initialise, open_runtime
+from idp.settings import Settings
+from signing.context import SigningContext, open_context
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PACKAGES = {"openssl": "openssl", "pdfsig": "poppler-utils", "certutil": "libnss3-tools", "softhsm2-util": "softhsm2"}
+
+
+def _need_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        reason = f"{name} not found (Debian package {PACKAGES.get(name, name)})"
+        if IN_CI:
+            pytest.fail(f"{reason}: CI must run this test")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings for one module's service; exported as YIWANG_* so in-process CLI commands see the same."""
+    base = tmp_path_factory.mktemp("signing")
+    data_dir = base / "var"
+    url = f"sqlite:///{base / 'yiwang.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("YIWANG_") and not key.startswith("YIWANG_TEST_"):
+                mp.delenv(key)
+        mp.setenv("YIWANG_DATA_DIR", str(data_dir))
+        mp.setenv("YIWANG_DATABASE_URL", url)
+        mp.chdir(base)
+        yield Settings(data_dir=data_dir, database_url=url)
+
+
+@pytest.fixture(scope="module")
+def module_rt(module_settings: Settings) -> Iterator[Runtime]:
+    initialise(module_settings)
+    runtime = open_runtime(module_settings)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@pytest.fixture(scope="module")
+def ctx(module_rt: Runtime) -> SigningContext:
+    return open_context(module_rt)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("files")
+
+
+@pytest.fixture(scope="session")
+def tool() -> Callable[[str], str]:
+    """`tool("openssl")` → its path, or skip (fail under CI) naming the Debian package."""
+    return _need_tool
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(module_rt: Runtime, module_settings: Settings) -> Iterator[str]:
+    """The whole app served by uvicorn in a thread on a free port; yields its base URL."""
+    port = _free_port()
+    config = uvicorn.Config(create_app(module_settings), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise AssertionError("test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
