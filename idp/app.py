@@ -17,7 +17,7 @@ from idp.errors import NotReady
 from idp.logs import configure_structlog, get_logger
 from idp.runtime import open_runtime
 from idp.settings import Settings
-from idp.web import admin, health, home, oauth_api, pki_routes, problems
+from idp.web import admin, authorize, health, home, login, logout, oauth_api, pki_routes, problems, sandbox
 
 log = get_logger("yiwang.app")
 
@@ -57,5 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(admin.router)
     app.include_router(oauth_api.router)
+    app.include_router(authorize.router)
+    app.include_router(login.router)
+    app.include_router(logout.router)
+    if settings.sandbox:
+        app.include_router(sandbox.router)
     app.include_router(pki_routes.router)
     return app

@@ -143,7 +143,7 @@ def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm:
     return hashes.SHA256()
 
 
-def _key_usage(*, sign: bool = False, non_repudiation: bool = False, ca: bool = False) -> x509.KeyUsage:
+def key_usage(*, sign: bool = False, non_repudiation: bool = False, ca: bool = False) -> x509.KeyUsage:
     return x509.KeyUsage(
         digital_signature=sign,
         content_commitment=non_repudiation,
@@ -256,25 +256,25 @@ def issue(
 
 def _profile(role: str, urls: PkiUrls) -> list[tuple[x509.ExtensionType, bool]]:
     if role == ROOT:
-        return [(x509.BasicConstraints(ca=True, path_length=1), True), (_key_usage(ca=True), True)]
+        return [(x509.BasicConstraints(ca=True, path_length=1), True), (key_usage(ca=True), True)]
     if role == ISSUING:
         return [
             (x509.BasicConstraints(ca=True, path_length=0), True),
-            (_key_usage(ca=True), True),
+            (key_usage(ca=True), True),
             *[(e, False) for e in pointers(urls, ROOT)],
         ]
     end_entity: list[tuple[x509.ExtensionType, bool]] = [(x509.BasicConstraints(ca=False, path_length=None), True)]
     if role == TSA:
         return [
             *end_entity,
-            (_key_usage(sign=True, non_repudiation=True), True),
+            (key_usage(sign=True, non_repudiation=True), True),
             (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True),
             *[(e, False) for e in pointers(urls, ISSUING)],
         ]
     # The OCSP signer is not itself checked for revocation (ocsp-nocheck), so it gets no OCSP pointer.
     return [
         *end_entity,
-        (_key_usage(sign=True), True),
+        (key_usage(sign=True), True),
         (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), False),
         (x509.OCSPNoCheck(), False),
         *[(e, False) for e in pointers(urls, ISSUING, ocsp=False)],

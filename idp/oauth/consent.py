@@ -40,7 +40,11 @@ def grant(session: Session, person_id: str, client_id: str, scope_names: list[st
     audit.record(
         session,
         audit.Event(
-            action="consent.grant", subject=person_id, actor=person_id, channel="web", client=client_id,
+            action="consent.grant",
+            subject=person_id,
+            actor=person_id,
+            channel="web",
+            client=client_id,
             detail={"scopes": sorted(set(scope_names))},
         ),
     )

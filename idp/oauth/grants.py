@@ -146,8 +146,11 @@ class AuthorizationCodeGrant(_ProviderGrant, grants.AuthorizationCodeGrant):  # 
                 audit.record(
                     session,
                     audit.Event(
-                        action="oauth.code_replay", subject=row.person_id, outcome="refused",
-                        channel="oauth", client=row.client_id,
+                        action="oauth.code_replay",
+                        subject=row.person_id,
+                        outcome="refused",
+                        channel="oauth",
+                        client=row.client_id,
                     ),
                 )
                 return None
@@ -163,8 +166,14 @@ class AuthorizationCodeGrant(_ProviderGrant, grants.AuthorizationCodeGrant):  # 
                 return None
             user = tokens.AuthUser(row.person_id, row.acr, tuple(row.amr), row.auth_time, row.sid or None)
             return CodeRecord(
-                digest, row.client_id, row.redirect_uri, row.scope, row.nonce,
-                row.code_challenge, row.code_challenge_method, user,
+                digest,
+                row.client_id,
+                row.redirect_uri,
+                row.scope,
+                row.nonce,
+                row.code_challenge,
+                row.code_challenge_method,
+                user,
             )
 
     def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
@@ -250,15 +259,16 @@ class RefreshTokenGrant(_ProviderGrant, grants.RefreshTokenGrant):  # type: igno
                 audit.record(
                     session,
                     audit.Event(
-                        action="oauth.refresh_reuse", subject=row.person_id, outcome="refused",
-                        channel="oauth", client=row.client_id,
+                        action="oauth.refresh_reuse",
+                        subject=row.person_id,
+                        outcome="refused",
+                        channel="oauth",
+                        client=row.client_id,
                     ),
                 )
                 return None
             user = tokens.AuthUser(row.person_id, row.acr, tuple(row.amr), row.auth_time, row.sid)
-            return RefreshRecord(
-                digest, row.family_id, row.client_id, row.scope, user, row.expires_at.timestamp()
-            )
+            return RefreshRecord(digest, row.family_id, row.client_id, row.scope, user, row.expires_at.timestamp())
 
     def authenticate_user(self, refresh_token: RefreshRecord) -> tokens.AuthUser:
         return refresh_token.user

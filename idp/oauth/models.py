@@ -128,9 +128,7 @@ class SessionClient(Base):
     __tablename__ = "login_session_clients"
 
     sid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    client_id: Mapped[str] = mapped_column(
-        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), primary_key=True
-    )
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), primary_key=True)
 
 
 class PairwiseSubject(Base):

@@ -25,9 +25,11 @@ from idp.oauth.client_auth import PrivateKeyJwt
 from idp.oauth.clients import Client, ClientCache
 from idp.oauth.endpoints import Introspection, Revocation
 from idp.oauth.models import AuthorizationCode, RefreshToken
+from idp.oauth.ratelimit import Counters, DatabaseCounters, RedisCounters
 from idp.oauth.signer import TokenSigner
 from idp.runtime import Runtime
 from idp.settings import Settings
+from idp.sms import SandboxOutbox, SmsGateway
 
 
 class _Payload:
@@ -94,14 +96,23 @@ class _AccessTokens(BearerTokenGenerator):  # type: ignore[misc]
         p = self.provider
         if user is None:  # client_credentials: the client acts for itself (RFC 9068 §2.2)
             claims = tokens.access_token_claims(
-                issuer=p.settings.issuer, client_id=client.client_id, sub=client.client_id,
-                scope=scope, ttl=p.settings.access_token_ttl,
+                issuer=p.settings.issuer,
+                client_id=client.client_id,
+                sub=client.client_id,
+                scope=scope,
+                ttl=p.settings.access_token_ttl,
             )
         else:
             claims = tokens.access_token_claims(
-                issuer=p.settings.issuer, client_id=client.client_id,
-                sub=p.subject_of(client, user.person_id), scope=scope, ttl=p.settings.access_token_ttl,
-                acr=user.acr, amr=list(user.amr), auth_time=user.auth_time, sid=user.sid,
+                issuer=p.settings.issuer,
+                client_id=client.client_id,
+                sub=p.subject_of(client, user.person_id),
+                scope=scope,
+                ttl=p.settings.access_token_ttl,
+                acr=user.acr,
+                amr=list(user.amr),
+                auth_time=user.auth_time,
+                sid=user.sid,
             )
         return p.signer.sign(claims, typ=tokens.AT_TYP)
 
@@ -136,6 +147,10 @@ class Provider:
         self.settings: Settings = runtime.settings
         self.signer = TokenSigner(runtime)
         self.clients = ClientCache(runtime.sessions)
+        self.counters: Counters = (
+            RedisCounters(self.settings.redis_url) if self.settings.redis_url else DatabaseCounters(runtime.sessions)
+        )
+        self.sms: SmsGateway = SandboxOutbox(runtime.protector)
         server = OAuthServer(self)
         server.register_token_generator("default", _AccessTokens(self))
         server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(self))
@@ -171,8 +186,13 @@ class Provider:
                 family = previous.family_id if previous is not None else grants.new_family_id()
                 session.add(
                     grants.refresh_row(
-                        refresh, family, request.client.client_id, user, token.get("scope", ""),
-                        self.settings.refresh_token_ttl, access_jti,
+                        refresh,
+                        family,
+                        request.client.client_id,
+                        user,
+                        token.get("scope", ""),
+                        self.settings.refresh_token_ttl,
+                        access_jti,
                     )
                 )
             code = request.authorization_code

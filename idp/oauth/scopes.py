@@ -17,8 +17,18 @@ class Scope:
 SCOPES: dict[str, Scope] = {
     s.name: s
     for s in (
-        Scope("openid", ("sub",), "确认你的身份（一个专属于该应用的标识）", "Confirm who you are (an identifier unique to this app)"),
-        Scope("profile", ("nickname", "updated_at"), "你的昵称（遮蔽后的姓名，如 张**）", "Your nickname (your masked name, e.g. 张**)"),
+        Scope(
+            "openid",
+            ("sub",),
+            "确认你的身份（一个专属于该应用的标识）",
+            "Confirm who you are (an identifier unique to this app)",
+        ),
+        Scope(
+            "profile",
+            ("nickname", "updated_at"),
+            "你的昵称（遮蔽后的姓名，如 张**）",
+            "Your nickname (your masked name, e.g. 张**)",
+        ),
         Scope("phone", ("phone_number", "phone_number_verified"), "你的手机号码", "Your mobile phone number"),
         Scope(
             "real_name",
@@ -33,10 +43,17 @@ SCOPES: dict[str, Scope] = {
             "Your ID card number (only for departments an operator authorised)",
             restricted=True,
         ),
-        Scope("org", ("organisations",), "你所属的单位及你在其中的角色", "The organisations you belong to and your roles"),
+        Scope(
+            "org", ("organisations",), "你所属的单位及你在其中的角色", "The organisations you belong to and your roles"
+        ),
         Scope("sign", (), "请你确认并签署电子文件", "Ask you to confirm and sign documents"),
         Scope("seal", (), "使用本单位的电子印章（机构调用）", "Use your organisation's e-seals (machine clients)"),
-        Scope("offline_access", (), "在你离开后继续保持访问（刷新令牌）", "Keep access while you are away (refresh tokens)"),
+        Scope(
+            "offline_access",
+            (),
+            "在你离开后继续保持访问（刷新令牌）",
+            "Keep access while you are away (refresh tokens)",
+        ),
     )
 }
 

@@ -1,0 +1,181 @@
+"""`yiwang seal ...`: organisation e-seals — create, list, show, policy, revoke, and seal a PDF."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from idp import audit
+from idp.cli.common import JsonOpt, console, emit, fail, runtime
+from idp.db import new_id
+from idp.records import organisations
+from idp.records.models import Organisation
+from signing import seals
+from signing.context import open_context
+from signing.policy import Policy
+
+app = typer.Typer(help="Organisation e-seals: certificate, image, policy; seal PDFs.", no_args_is_help=True)
+
+SealId = Annotated[str, typer.Argument(help="The seal's id (from `seal create` or `seal list`).")]
+
+
+def _emit(view: seals.SealView, as_json: bool) -> None:
+    data = view.to_dict()
+    lines = [(k, v) for k, v in data.items() if k not in ("certificate", "org", "policy")]
+    lines.insert(1, ("org", f"{view.org_name} ({view.org_uscc})"))
+    lines += [(f"policy.{k}", ", ".join(v) if isinstance(v, list) else v) for k, v in view.policy.items()]
+    emit(data, as_json, lines)
+
+
+def _policy(
+    clients: list[str] | None, kinds: list[str] | None, cap: int | None, members: frozenset[str] = frozenset()
+) -> Policy:
+    return Policy(
+        clients=frozenset(c.strip() for c in clients or ()),
+        members=members,
+        document_kinds=frozenset(k.strip() for k in kinds or ()),
+        daily_cap=cap,
+    )
+
+
+ClientOpt = Annotated[list[str] | None, typer.Option("--client", help="OAuth client id allowed to use it (repeat).")]
+MemberOpt = Annotated[
+    list[str] | None,
+    typer.Option("--member-id-number", help="ID number of a member (seal_keeper or signer) allowed to use it (repeat)."),
+]
+KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="Document kind it may seal (repeat; none: any).")]
+CapOpt = Annotated[int | None, typer.Option("--daily-cap", help="Most signatures per UTC day.", min=1)]
+
+
+@app.command("create")
+def create(
+    org: Annotated[str, typer.Option("--org", help="The organisation's USCC.")],
+    seal_type: Annotated[str, typer.Option("--type", help=f"One of: {', '.join(seals.TYPES)}.")],
+    image: Annotated[Path | None, typer.Option("--image", help="PNG image of the seal (default: drawn).")] = None,
+    clients: ClientOpt = None,
+    members: MemberOpt = None,
+    kinds: KindOpt = None,
+    daily_cap: CapOpt = None,
+    key_alg: Annotated[str, typer.Option("--key-alg", help="ec-p256 or rsa-2048.")] = "ec-p256",
+    days: Annotated[int, typer.Option("--days", help="Certificate validity in days.", min=1, max=3650)] = 3 * 365,
+    pkcs11: Annotated[bool, typer.Option("--pkcs11", help="Generate the key in the PKCS#11 token (YIWANG_PKCS11_*).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a seal for an organisation: key pair, certificate from our issuing CA, image, policy."""
+    png = None
+    if image is not None:
+        try:
+            png = image.read_bytes()
+        except OSError as exc:
+            fail(f"cannot read {image}: {exc.strerror}")
+    with runtime() as rt:
+        ctx = open_context(rt)
+        rules = rt.uscc_rules
+
+        def work(session: Session) -> seals.SealView:
+            org_row = organisations.get_by_uscc(session, org, rules)
+            member_ids = seals.member_ids(session, rt.protector, org_row, members or [])
+            material = None
+            seal_id = None
+            if pkcs11:
+                from signing import pkcs11_keys
+
+                seal_id = new_id()
+                material = pkcs11_keys.generate(pkcs11_keys.config_from_env(), seal_id, key_alg)
+            seal = seals.create(
+                session,
+                ctx.authority,
+                rt.master,
+                rules,
+                uscc=org,
+                seal_type=seal_type,
+                policy=_policy(clients, kinds, daily_cap, member_ids),
+                image_png=png,
+                key_alg=key_alg,
+                validity=timedelta(days=days),
+                key_material=material,
+                seal_id=seal_id,
+            )
+            return seals.view(session, seal)
+
+        refusal = audit.Event(action="seal.create", subject=org.strip()[:18], detail={"type": seal_type})
+        view = rt.run(work, refusal=refusal)
+    if as_json:
+        emit({"id": view.id, **view.to_dict()}, True)
+    else:
+        _emit(view, False)
+
+
+@app.command("list")
+def list_(
+    org: Annotated[str | None, typer.Option("--org", help="Only this organisation's seals (USCC).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List seals (id, organisation, type, status)."""
+    with runtime() as rt:
+        rules = rt.uscc_rules
+        views = rt.run(lambda s: [seals.view(s, seal) for seal in seals.list_seals(s, rules, org)])
+    if as_json:
+        emit({"seals": [{k: v for k, v in view.to_dict().items() if k != "certificate"} for view in views]}, True)
+        return
+    for view in views:
+        console.print(
+            f"{view.id}  {view.status:8}  {view.type:10}  {view.org_uscc}  {view.name}", markup=False, highlight=False
+        )
+
+
+@app.command("show")
+def show(seal_id: SealId, as_json: JsonOpt = False) -> None:
+    """Show a seal: certificate serial, validity, status, policy (and the certificate PEM with --json)."""
+    with runtime() as rt:
+        _emit(rt.run(lambda s: seals.view(s, seals.get(s, seal_id))), as_json)
+
+
+@app.command("image")
+def image(seal_id: SealId, out: Annotated[Path, typer.Argument(help="Where to write the PNG.")]) -> None:
+    """Write the seal's image (PNG)."""
+    with runtime() as rt:
+        png = rt.run(lambda s: seals.get(s, seal_id).image_png)
+    out.write_bytes(png)
+
+
+@app.command("policy")
+def policy(
+    seal_id: SealId,
+    clients: ClientOpt = None,
+    members: MemberOpt = None,
+    kinds: KindOpt = None,
+    daily_cap: CapOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace a seal's policy (options not given become empty: nobody by that route, any kind, no cap)."""
+    with runtime() as rt:
+
+        def work(session: Session) -> seals.SealView:
+            seal = seals.get(session, seal_id)
+            org_row = session.get(Organisation, seal.org_id)
+            assert org_row is not None
+            member_ids = seals.member_ids(session, rt.protector, org_row, members or [])
+            return seals.view(session, seals.set_policy(session, seal_id, _policy(clients, kinds, daily_cap, member_ids)))
+
+        _emit(rt.run(work, refusal=audit.Event(action="seal.policy", subject=seal_id[:36])), as_json)
+
+
+@app.command("revoke")
+def revoke(
+    seal_id: SealId,
+    reason: Annotated[
+        str, typer.Option("--reason", help="unspecified, key_compromise, affiliation_changed, superseded, cessation_of_operation.")
+    ] = "cessation_of_operation",
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a seal: it signs nothing more, and CRL and OCSP say so at once."""
+    with runtime() as rt:
+        ctx = open_context(rt)
+        refusal = audit.Event(action="seal.revoke", subject=seal_id[:36])
+        view = rt.run(lambda s: seals.view(s, seals.revoke(s, ctx.authority, seal_id, reason)), refusal=refusal)
+    _emit(view, as_json)

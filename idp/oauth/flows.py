@@ -1,0 +1,58 @@
+"""Pending authorization requests, kept in the database while the person logs in and consents.
+
+A flow is bound to the browser that started it (a hash of its browser cookie), so a flow id leaked
+from one browser can't be completed in another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from idp.db import utcnow
+from idp.errors import InvalidInput
+from idp.oauth.models import AuthFlow
+
+_BROWSER = "_browser"
+
+
+def _browser_hash(browser: str) -> str:
+    return hashlib.sha256(browser.encode()).hexdigest()
+
+
+def start(session: Session, params: dict[str, str], client_id: str, browser: str, ttl: int) -> AuthFlow:
+    flow = AuthFlow(
+        id=secrets.token_urlsafe(24),
+        params={**params, _BROWSER: _browser_hash(browser)},
+        client_id=client_id,
+        pending_factors=[],
+        expires_at=utcnow() + timedelta(seconds=ttl),
+    )
+    session.add(flow)
+    session.flush()
+    return flow
+
+
+def get(session: Session, flow_id: str | None, browser: str | None) -> AuthFlow:
+    flow = session.get(AuthFlow, flow_id) if flow_id and len(flow_id) <= 64 else None
+    if flow is None or flow.expires_at <= utcnow():
+        raise InvalidInput("this sign-in request has expired; please go back to the application and start again")
+    if not browser or flow.params.get(_BROWSER) != _browser_hash(browser):
+        raise InvalidInput("this sign-in request belongs to another browser; please start again")
+    return flow
+
+
+def request_params(flow: AuthFlow) -> dict[str, str]:
+    return {k: v for k, v in flow.params.items() if k != _BROWSER}
+
+
+def finish(session: Session, flow: AuthFlow) -> None:
+    session.delete(flow)
+
+
+def purge_expired(session: Session) -> None:
+    session.execute(delete(AuthFlow).where(AuthFlow.expires_at < utcnow()))

@@ -1,0 +1,131 @@
+"""The end-session endpoint: confirm, end the SSO session, tell the clients, go back only where allowed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from idp import audit
+from idp.oauth import logout, sessions
+from idp.oauth.provider import Provider
+from idp.web.authorize import _add_params, error_page
+from idp.web.browser import check_csrf, csrf_token, ensure_browser, set_browser
+from idp.web.deps import get_provider
+from idp.web.pages import render
+
+router = APIRouter(tags=["logout"])
+ProviderDep = Annotated[Provider, Depends(get_provider)]
+
+
+def _target(provider: Provider, params: dict[str, str]) -> tuple[str | None, str | None, str | None]:
+    """(client_id, verified post-logout URI or None, error) from the request parameters."""
+    hint = params.get("id_token_hint")
+    claims = logout.id_token_hint_claims(provider, hint) if hint else None
+    if hint and claims is None:
+        return None, None, "id_token_hint is not an ID token issued here"
+    client_id = params.get("client_id") or None
+    if claims is not None:
+        aud = claims.get("aud")
+        hinted = aud if isinstance(aud, str) else (aud[0] if aud else None)
+        if client_id and client_id != hinted:
+            return None, None, "client_id does not match the id_token_hint"
+        client_id = hinted
+    uri = params.get("post_logout_redirect_uri")
+    if uri:
+        client = provider.clients.get(client_id) if client_id else None
+        if client is None or uri not in client.post_logout_redirect_uris:
+            return client_id, None, "post_logout_redirect_uri is not registered for this application"
+    return client_id, uri, None
+
+
+def _end(request: Request, provider: Provider, uri: str | None, state: str | None) -> Response:
+    targets: list[tuple[str, str]] = []
+    with provider.runtime.transaction() as session:
+        login = sessions.load(session, request.cookies.get(sessions.COOKIE))
+        if login is not None:
+            for client_id in sessions.end(session, login):
+                client = provider.clients.get(client_id)
+                if client is not None and client.backchannel_logout_uri:
+                    sub = provider.subject_of(client, login.person_id, session=session)
+                    targets.append(
+                        (client.backchannel_logout_uri, logout.logout_token(provider, client_id, sub, login.sid))
+                    )
+            audit.record(
+                session,
+                audit.Event(
+                    action="logout",
+                    subject=login.person_id,
+                    actor=login.person_id,
+                    channel="web",
+                    detail={"notified": len(targets)},
+                ),
+            )
+    task = BackgroundTask(logout.notify, targets) if targets else None
+    if uri:
+        response: Response = RedirectResponse(_add_params(uri, {"state": state}) if state else uri, 303)
+        response.background = task
+    else:
+        response = render(request, "logged_out.html")
+        response.background = task
+    response.delete_cookie(sessions.COOKIE)
+    return response
+
+
+@router.get("/logout")
+async def logout_page(request: Request, provider: ProviderDep) -> Response:
+    params = dict(request.query_params)
+
+    def work() -> Response:
+        client_id, uri, error = _target(provider, params)
+        if error:
+            return error_page(request, error)
+        # An RP that proves which session it means (id_token_hint with the current sid) needs no confirmation.
+        hint_claims = (
+            logout.id_token_hint_claims(provider, params.get("id_token_hint", ""))
+            if params.get("id_token_hint")
+            else None
+        )
+        with provider.runtime.transaction() as session:
+            login = sessions.load(session, request.cookies.get(sessions.COOKIE))
+            current_sid = login.sid if login else None
+        if hint_claims is not None and current_sid and hint_claims.get("sid") == current_sid:
+            return _end(request, provider, uri, params.get("state"))
+        browser = ensure_browser(request)
+        csrf = csrf_token(provider.runtime.protector, "logout", "-", browser)
+        page = render(
+            request,
+            "logout.html",
+            {
+                "csrf": csrf,
+                "client_id": client_id or "",
+                "uri": uri or "",
+                "state": params.get("state", ""),
+            },
+        )
+        return set_browser(request, page, provider.settings.issuer.startswith("https"))
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/logout")
+async def logout_submit(
+    request: Request,
+    provider: ProviderDep,
+    csrf: Annotated[str, Form(max_length=128)],
+    client_id: Annotated[str, Form(max_length=64)] = "",
+    uri: Annotated[str, Form(max_length=1000)] = "",
+    state: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    def work() -> Response:
+        check_csrf(provider.runtime.protector, request, csrf, "logout", "-")
+        # Re-check the target: the form's hidden fields are the client's word, not ours.
+        _, verified, error = _target(provider, {"client_id": client_id, "post_logout_redirect_uri": uri})
+        if error:
+            return error_page(request, error)
+        return _end(request, provider, verified, state or None)
+
+    return await run_in_threadpool(work)

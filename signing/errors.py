@@ -1,0 +1,23 @@
+"""Signing refusals that idp.errors has no class for; rendered by the same RFC 7807 handler.
+
+    YiwangError (idp.errors)
+     ├── Forbidden          403  a seal's policy does not allow this requester, kind or volume
+     ├── PayloadTooLarge    413  an upload beyond the configured limit
+     └── UnprocessablePdf   422  not a PDF, encrypted, or broken beyond reading
+"""
+
+from __future__ import annotations
+
+from idp.errors import YiwangError
+
+
+class Forbidden(YiwangError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class PayloadTooLarge(YiwangError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class UnprocessablePdf(YiwangError):
+    status, slug, title = 422, "unprocessable-pdf", "Unprocessable PDF"

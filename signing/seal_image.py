@@ -1,0 +1,154 @@
+"""Seal images: drawn by us (red ring, organisation name along the arc, a star, the seal type), or uploaded.
+
+Drawing needs a font with Chinese glyphs. We look for one with fontconfig (`fc-list :lang=zh`) and at the
+usual Debian paths (package `fonts-noto-cjk`); without one, drawing fails with a message saying what to
+install rather than producing a seal of empty boxes.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+
+from idp.errors import InvalidInput, NotReady
+
+RED = (218, 22, 22, 255)
+SIZE = 480  # drawn at this size; about 4 cm at 300 dpi, ample for a stamp a few centimetres wide
+MAX_UPLOAD_BYTES = 1_000_000
+MAX_UPLOAD_SIDE = 2000
+
+KNOWN_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Bold.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+)
+NO_FONT = "no font with Chinese glyphs found to draw the seal: install a CJK font (Debian: fonts-noto-cjk) or pass --image"
+
+
+def _fontconfig_candidates() -> list[str]:
+    if shutil.which("fc-list") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["fc-list", ":lang=zh-cn", "file"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    files = sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
+    # Prefer bold serif faces: they look most like a carved seal.
+    return sorted(files, key=lambda f: (("Bold" not in f), ("Serif" not in f), f))
+
+
+@functools.cache
+def find_cjk_font() -> tuple[str, int]:
+    """(path, face index) of a font with Simplified Chinese glyphs; raises NotReady when there is none."""
+    for path in [*KNOWN_FONTS, *_fontconfig_candidates()]:
+        if not Path(path).is_file():
+            continue
+        # A .ttc holds several faces (JP, KR, SC, TC...); pick the Simplified Chinese one when named.
+        best: int | None = None
+        for index in range(8):
+            try:
+                face = ImageFont.truetype(path, 24, index=index)
+            except OSError:
+                break
+            family = " ".join(str(n) for n in face.getname())
+            if best is None or " SC" in family:
+                best = index
+            if " SC" in family:
+                break
+        if best is not None and _has_glyph(ImageFont.truetype(path, 24, index=best), "章"):
+            return path, best
+    raise NotReady(NO_FONT)
+
+
+def _has_glyph(font: ImageFont.FreeTypeFont, char: str) -> bool:
+    # A font without the glyph draws its .notdef box, the same as for an unassigned private-use code point.
+    return bytes(font.getmask(char)) != bytes(font.getmask("\ue000"))
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    path, index = find_cjk_font()
+    return ImageFont.truetype(path, size, index=index)
+
+
+def _glyph(char: str, font: ImageFont.FreeTypeFont, angle_deg: float) -> Image.Image:
+    """One character on a transparent tile, rotated (clockwise by `angle_deg`) to stand on the arc."""
+    box = font.getbbox(char)
+    side = int(max(box[2] - box[0], box[3] - box[1], font.size) * 1.5)
+    tile = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    ImageDraw.Draw(tile).text((side / 2, side / 2), char, font=font, fill=RED, anchor="mm")
+    return tile.rotate(-angle_deg, resample=Image.Resampling.BICUBIC, expand=False)
+
+
+def _star(draw: ImageDraw.ImageDraw, cx: float, cy: float, radius: float) -> None:
+    points = []
+    for i in range(10):
+        r = radius if i % 2 == 0 else radius * 0.382  # golden-ratio inner radius: a regular pentagram
+        a = math.pi / 2 + i * math.pi / 5
+        points.append((cx + r * math.cos(a), cy - r * math.sin(a)))
+    draw.polygon(points, fill=RED)
+
+
+def draw_seal(organisation: str, label: str) -> bytes:
+    """A round seal as PNG bytes (transparent background): name clockwise along the upper arc, star, label."""
+    name = "".join(organisation.split())
+    if not name:
+        raise InvalidInput("the organisation name is empty")
+    image = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    c = SIZE / 2
+    ring = SIZE * 0.035
+    radius = SIZE / 2 - ring / 2 - 2
+    draw.ellipse((c - radius, c - radius, c + radius, c + radius), outline=RED, width=int(ring))
+
+    n = len(name)
+    # Long names get a wider arc and smaller characters, up to the customary 240 degrees.
+    span = min(240.0, 24.0 * n) if n > 1 else 0.0
+    char_size = int(min(SIZE * 0.13, (2 * math.pi * radius * 0.78 * span / 360) / max(n, 1) * 0.95)) if n > 1 else int(
+        SIZE * 0.13
+    )
+    font = _font(max(char_size, 10))
+    text_radius = radius - ring / 2 - char_size * 0.68
+    for i, char in enumerate(name):
+        angle = -span / 2 + (span * i / (n - 1) if n > 1 else 0.0)
+        tile = _glyph(char, font, angle)
+        x = c + text_radius * math.sin(math.radians(angle))
+        y = c - text_radius * math.cos(math.radians(angle))
+        image.alpha_composite(tile, (int(x - tile.width / 2), int(y - tile.height / 2)))
+
+    _star(draw, c, c + SIZE * 0.01, SIZE * 0.14)
+    if label:
+        label_font = _font(int(SIZE * 0.075))
+        draw.text((c, c + SIZE * 0.25), label, font=label_font, fill=RED, anchor="mm")
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def clean_upload(data: bytes) -> bytes:
+    """An uploaded seal image, checked (a PNG, of sane size) and re-encoded so no metadata or trailer survives."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(f"the seal image is larger than {MAX_UPLOAD_BYTES} bytes")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format != "PNG":
+                raise InvalidInput("the seal image must be a PNG")
+            if max(img.size) > MAX_UPLOAD_SIDE or min(img.size) < 16:
+                raise InvalidInput(f"the seal image must be 16 to {MAX_UPLOAD_SIDE} pixels on each side")
+            img.load()
+            rgba = img.convert("RGBA")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise InvalidInput("the seal image is not a readable PNG") from None
+    out = io.BytesIO()
+    rgba.save(out, format="PNG", optimize=True)
+    return out.getvalue()
