@@ -17,7 +17,20 @@ from idp.errors import NotReady
 from idp.logs import configure_structlog, get_logger
 from idp.runtime import open_runtime
 from idp.settings import Settings
-from idp.web import admin, authorize, health, home, login, logout, oauth_api, pki_routes, problems, sandbox
+from idp.web import (
+    account,
+    admin,
+    authorize,
+    clients_api,
+    health,
+    home,
+    login,
+    logout,
+    oauth_api,
+    pki_routes,
+    problems,
+    sandbox,
+)
 
 log = get_logger("yiwang.app")
 
@@ -57,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(home.router)
     app.include_router(admin.router)
     app.include_router(oauth_api.router)
+    app.include_router(clients_api.router)
+    app.include_router(account.router)
     app.include_router(authorize.router)
     app.include_router(login.router)
     app.include_router(logout.router)

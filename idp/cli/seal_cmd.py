@@ -45,7 +45,9 @@ def _policy(
 ClientOpt = Annotated[list[str] | None, typer.Option("--client", help="OAuth client id allowed to use it (repeat).")]
 MemberOpt = Annotated[
     list[str] | None,
-    typer.Option("--member-id-number", help="ID number of a member (seal_keeper or signer) allowed to use it (repeat)."),
+    typer.Option(
+        "--member-id-number", help="ID number of a member (seal_keeper or signer) allowed to use it (repeat)."
+    ),
 ]
 KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="Document kind it may seal (repeat; none: any).")]
 CapOpt = Annotated[int | None, typer.Option("--daily-cap", help="Most signatures per UTC day.", min=1)]
@@ -62,7 +64,9 @@ def create(
     daily_cap: CapOpt = None,
     key_alg: Annotated[str, typer.Option("--key-alg", help="ec-p256 or rsa-2048.")] = "ec-p256",
     days: Annotated[int, typer.Option("--days", help="Certificate validity in days.", min=1, max=3650)] = 3 * 365,
-    pkcs11: Annotated[bool, typer.Option("--pkcs11", help="Generate the key in the PKCS#11 token (YIWANG_PKCS11_*).")] = False,
+    pkcs11: Annotated[
+        bool, typer.Option("--pkcs11", help="Generate the key in the PKCS#11 token (YIWANG_PKCS11_*).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a seal for an organisation: key pair, certificate from our issuing CA, image, policy."""
@@ -160,7 +164,9 @@ def policy(
             org_row = session.get(Organisation, seal.org_id)
             assert org_row is not None
             member_ids = seals.member_ids(session, rt.protector, org_row, members or [])
-            return seals.view(session, seals.set_policy(session, seal_id, _policy(clients, kinds, daily_cap, member_ids)))
+            return seals.view(
+                session, seals.set_policy(session, seal_id, _policy(clients, kinds, daily_cap, member_ids))
+            )
 
         _emit(rt.run(work, refusal=audit.Event(action="seal.policy", subject=seal_id[:36])), as_json)
 
@@ -169,7 +175,10 @@ def policy(
 def revoke(
     seal_id: SealId,
     reason: Annotated[
-        str, typer.Option("--reason", help="unspecified, key_compromise, affiliation_changed, superseded, cessation_of_operation.")
+        str,
+        typer.Option(
+            "--reason", help="unspecified, key_compromise, affiliation_changed, superseded, cessation_of_operation."
+        ),
     ] = "cessation_of_operation",
     as_json: JsonOpt = False,
 ) -> None:

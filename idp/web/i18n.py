@@ -53,6 +53,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "totp_enrol_intro": "在身份验证器应用中添加以下密钥，然后输入它显示的 6 位口令。",
         "confirm": "确认",
         "totp_enrolled": "身份验证器已绑定。",
+        "please_sign_in": "请先登录。",
     },
     "en": {
         "app_name": "Yiwang Unified Identity",
@@ -100,6 +101,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "totp_enrol_intro": "Add this key to your authenticator app, then enter the 6-digit code it shows.",
         "confirm": "Confirm",
         "totp_enrolled": "Your authenticator is set up.",
+        "please_sign_in": "Please sign in first.",
     },
 }
 

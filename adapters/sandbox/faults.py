@@ -1,0 +1,46 @@
+"""Injectable trouble for an emulator: latency, failures, a fixed status — to exercise time-outs and breakers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anyio
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["Faults", "FaultMiddleware"]
+
+
+@dataclass
+class Faults:
+    delay_s: float = 0.0
+    fail_next: int = 0  # the next N requests get `fail_status`
+    fail_status: int = 503
+    always_status: int | None = None
+
+    def reset(self) -> None:
+        self.delay_s, self.fail_next, self.fail_status, self.always_status = 0.0, 0, 503, None
+
+
+class FaultMiddleware:
+    def __init__(self, app: ASGIApp, faults: Faults) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        f = self.faults
+        if f.delay_s > 0:
+            await anyio.sleep(f.delay_s)
+        status = None
+        if f.fail_next > 0:
+            f.fail_next -= 1
+            status = f.fail_status
+        elif f.always_status is not None:
+            status = f.always_status
+        if status is None:
+            await self.app(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"injected fault"})
