@@ -22,6 +22,7 @@ from idp.web import (
     admin,
     authorize,
     clients_api,
+    demo,
     health,
     home,
     login,
@@ -77,5 +78,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(logout.router)
     if settings.sandbox:
         app.include_router(sandbox.router)
+        app.include_router(demo.router)
     app.include_router(pki_routes.router)
     return app

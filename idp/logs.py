@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -9,10 +10,18 @@ import structlog
 from idp.masking import mask_text
 
 
+# Credentials that travel in query strings (authorization codes, token hints) must not sit in access logs.
+_SECRET_PARAMS = re.compile(r"((?:code|id_token_hint|refresh_token|access_token|token|state|nonce)=)[^&\s\"]+")
+
+
+def _scrub(text: str) -> str:
+    return _SECRET_PARAMS.sub(r"\1***", mask_text(text))
+
+
 def _mask_event(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     # A last line of defence: values are masked at the source; this catches what slipped through
-    # (an ID number in a URL path, a phone in an exception message).
-    return {k: mask_text(v) if isinstance(v, str) else v for k, v in event.items()}
+    # (an ID number in a URL path, a phone in an exception message, a code in a query string).
+    return {k: _scrub(v) if isinstance(v, str) else v for k, v in event.items()}
 
 
 _SHARED: list[structlog.typing.Processor] = [

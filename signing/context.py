@@ -24,6 +24,8 @@ class SigningContext:
     tsa: TimeStampAuthority
     # seal id -> loaded signer material (see signing.seals.loaded_signer); keys never change for a seal id.
     signers: dict[str, Any] = field(default_factory=dict)
+    # Short-lived DER blobs (OCSP responses, the root CRL) reused across signatures: key -> (expiry, bytes).
+    blobs: dict[str, tuple[float, bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

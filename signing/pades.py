@@ -175,9 +175,6 @@ class SignedPdf:
     tsa_time: datetime | None = None
 
 
-MAX_PAGES_SCANNED = 10_000
-
-
 def open_pdf(data: bytes) -> PdfFileReader:
     """Parse untrusted input: not a PDF, encrypted or broken is a clear `UnprocessablePdf`."""
     if not data.lstrip()[:5].startswith(b"%PDF-"):
@@ -269,7 +266,8 @@ def seal_pdf(
     # Room for: our certificates, the TSA token (its certificates and TSTInfo), signed attributes, and slack.
     reserved = material.sizes + getattr(material.signer, "max_signature_bytes", 512) + material.extra_bytes + 1500
     if level != B_B:
-        reserved += 3000
+        reserved += len(material.chain[0].dump()) + 3000
+    reserved *= 2  # pyHanko counts the reservation in hex digits
     try:
         out: io.BytesIO = asyncio.run(pdf_signer.async_sign_pdf(writer, bytes_reserved=reserved))
     except (PdfError, KeyError, TypeError, AttributeError) as exc:

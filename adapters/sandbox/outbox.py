@@ -1,0 +1,88 @@
+"""The sandbox SMS outbox: where every emulated SMS lands (sandbox gateway, Aliyun and Tencent emulators).
+
+`POST /messages` (bearer token) adds one; `GET /messages[?phone=+86...]` lists them as JSON, phone masked;
+`GET /` shows them on a page so a person trying the sandbox can read their code; `GET /health`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapters.masking import mask_phone
+from adapters.sandbox._page import escape, page
+from adapters.sandbox.state import Store
+
+__all__ = ["Outbox", "outbox_app"]
+
+CHANNEL = "sms"
+
+
+class Outbox:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def deliver(self, provider: str, phone: str, text: str, code: str | None) -> str:
+        message_id = secrets.token_hex(8)
+        item = {"id": message_id, "provider": provider, "phone": phone, "text": text, "code": code, "at": time.time()}
+        self.store.append(CHANNEL, item)
+        return message_id
+
+    def messages(self, phone: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.store.items(CHANNEL) if phone is None or m["phone"] == phone]
+
+    def latest_code(self, phone: str) -> str | None:
+        """For tests and demos: the newest code sent to `phone`."""
+        found = self.messages(phone)
+        return str(found[0]["code"]) if found and found[0]["code"] is not None else None
+
+
+def _public(m: dict[str, Any]) -> dict[str, Any]:
+    return {**m, "phone": mask_phone(str(m["phone"]))}
+
+
+def outbox_app(outbox: Outbox, token: str) -> Starlette:
+    async def post_message(request: Request) -> Response:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        try:
+            body = await request.json()
+            phone, code = str(body["phone"]), str(body["code"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "bad_request"}, status_code=400)
+        if not phone.startswith("+") or not phone[1:].isdigit() or not code.isdigit():
+            return JSONResponse({"error": "bad_request"}, status_code=400)
+        message_id = outbox.deliver("sandbox", phone, f"【一网】验证码 {code}，5分钟内有效。", code)
+        return JSONResponse({"id": message_id}, status_code=201)
+
+    async def list_messages(request: Request) -> Response:
+        phone = request.query_params.get("phone")
+        return JSONResponse([_public(m) for m in outbox.messages(phone)])
+
+    async def index(request: Request) -> Response:
+        rows = "".join(
+            f"<tr><td>{escape(str(m['provider']))}</td><td>{escape(mask_phone(str(m['phone'])))}</td>"
+            f"<td>{escape(str(m['text']))}</td></tr>"
+            for m in outbox.messages()[:30]
+        )
+        return page("SMS outbox", f"<table><tr><th>via</th><th>to</th><th>text</th></tr>{rows}</table>")
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/health", health),
+            Route("/messages", post_message, methods=["POST"]),
+            Route("/messages", list_messages, methods=["GET"]),
+        ]
+    )
