@@ -56,10 +56,12 @@ def _digest_hex(fields: Mapping[str, str]) -> bytes:
     return hashlib.sha256(link_string(fields).encode("utf-8")).hexdigest().encode("ascii")
 
 
-def sign_fields(fields: Mapping[str, str], key: rsa.RSAPrivateKey, signer_cert_id: str) -> dict[str, str]:
-    """`fields` (empty values dropped) plus `certId` and `signature`."""
+def sign_fields(fields: Mapping[str, str], key: rsa.RSAPrivateKey, signer_cert_id: str | None) -> dict[str, str]:
+    """`fields` (empty values dropped) plus `certId` (requests; answers name their signer by signPubKeyCert
+    instead, so pass None) and `signature`."""
     out = {k: v for k, v in fields.items() if v != "" and k != "signature"}
-    out["certId"] = signer_cert_id
+    if signer_cert_id is not None:
+        out["certId"] = signer_cert_id
     out["signature"] = base64.b64encode(key.sign(_digest_hex(out), padding.PKCS1v15(), hashes.SHA256())).decode()
     return out
 

@@ -58,9 +58,7 @@ class AlipayOpenClient(HttpAdapter):
         self._alipay_key = public
 
     # -- the wire -------------------------------------------------------------------------------------------
-    def signed_params(
-        self, method: str, biz_content: dict[str, Any] | None = None, **extra: str
-    ) -> dict[str, str]:
+    def signed_params(self, method: str, biz_content: dict[str, Any] | None = None, **extra: str) -> dict[str, str]:
         params = {
             "app_id": self.config.app_id,
             "method": method,
@@ -140,7 +138,10 @@ class AlipayOpenClient(HttpAdapter):
             )
 
         return await self.guard.run(
-            "user_info", call, retry=self.retry, outcome=lambda u: ("ok", {"account": mask_token(u.open_id or u.user_id or "")})
+            "user_info",
+            call,
+            retry=self.retry,
+            outcome=lambda u: ("ok", {"account": mask_token(u.open_id or u.user_id or "")}),
         )
 
     # -- identity verification ------------------------------------------------------------------------------
@@ -152,8 +153,12 @@ class AlipayOpenClient(HttpAdapter):
         biz = {
             "outer_order_no": outer_order_no,
             "biz_code": biz_code,
-            "identity_param": {"identity_type": "CERT_INFO", "cert_type": "IDENTITY_CARD", "cert_name": name,
-                               "cert_no": id_number},  # fmt: skip
+            "identity_param": {
+                "identity_type": "CERT_INFO",
+                "cert_type": "IDENTITY_CARD",
+                "cert_name": name,
+                "cert_no": id_number,
+            },
             "merchant_config": {"return_url": return_url},
         }
 
@@ -191,7 +196,11 @@ class AlipayOpenClient(HttpAdapter):
             await self.guard.run("check", lambda: self._call("alipay.user.certify.open.query", {"certify_id": "check"}))
             ok, detail = True, "signed answer verified"
         except ProviderError as exc:
-            if isinstance(exc, InvalidResponse) or exc.code.startswith("isv.invalid") or exc.code.startswith("isv.missing"):
+            if (
+                isinstance(exc, InvalidResponse)
+                or exc.code.startswith("isv.invalid")
+                or exc.code.startswith("isv.missing")
+            ):
                 ok, detail = False, exc.message
             else:
                 ok, detail = True, f"signed refusal ({exc.code}) verified"

@@ -17,16 +17,19 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-__all__ = ["sign_content", "sign", "verify", "response_member", "RawMember", "extract_member"]
+__all__ = ["sign_content", "sign_text", "sign", "verify", "response_member", "RawMember", "extract_member"]
 
 
 def sign_content(params: Mapping[str, str]) -> str:
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] != "")
 
 
+def sign_text(text: str, key: rsa.RSAPrivateKey) -> str:
+    return base64.b64encode(key.sign(text.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())).decode()
+
+
 def sign(params: Mapping[str, str], key: rsa.RSAPrivateKey) -> str:
-    raw = key.sign(sign_content(params).encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
-    return base64.b64encode(raw).decode()
+    return sign_text(sign_content(params), key)
 
 
 def verify(content: str, signature: str, public_key: rsa.RSAPublicKey) -> bool:

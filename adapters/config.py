@@ -123,9 +123,7 @@ class FaceConfig(_Frozen):
         0.5, gt=0, lt=2, description="Same person when the distance is at most this (measured: adapters/face.py)."
     )
     max_side: int = Field(1024, ge=160, description="Larger images are scaled down before detection.")
-    min_detection_score: float = Field(
-        0.5, description="HOG detections scoring below this are not counted as faces."
-    )
+    min_detection_score: float = Field(0.5, description="HOG detections scoring below this are not counted as faces.")
 
 
 class AdaptersConfig(_Frozen):

@@ -1,12 +1,12 @@
 """What an adapter raises. A business answer ("the name does not match") is a result, never an exception.
 
-    AdapterError
-     ├── ProviderUnavailable   no usable answer: network error, time-out, HTTP 5xx, or the circuit is open.
-     │                         Try later or offer another method; nothing was decided.
-     ├── ProviderError         the provider answered and refused the call itself (bad credentials, malformed
-     │    │                    request, quota): `code` carries the provider's code. Usually our configuration.
-     │    └── InvalidResponse  the answer failed signature verification or could not be parsed: not trusted.
-     └── UnusableImage         face: the image cannot be read, has no face, or has more than one face.
+AdapterError
+ ├── ProviderUnavailable   no usable answer: network error, time-out, HTTP 5xx, or the circuit is open.
+ │                         Try later or offer another method; nothing was decided.
+ ├── ProviderError         the provider answered and refused the call itself (bad credentials, malformed
+ │    │                    request, quota): `code` carries the provider's code. Usually our configuration.
+ │    └── InvalidResponse  the answer failed signature verification or could not be parsed: not trusted.
+ └── UnusableImage         face: the image cannot be read, has no face, or has more than one face.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def _face_recognition() -> Any:
     if _fr is None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-            import face_recognition
+            import face_recognition  # type: ignore[import-untyped]
 
         _fr = face_recognition
     return _fr
@@ -67,7 +67,9 @@ def load_rgb(image: bytes, max_side: int) -> tuple[np.ndarray, float]:
     scale = 1.0
     if max(rgb.size) > max_side:
         scale = max_side / max(rgb.size)
-        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.LANCZOS)
+        rgb = rgb.resize(
+            (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS
+        )
     return np.asarray(rgb), scale
 
 

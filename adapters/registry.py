@@ -75,7 +75,9 @@ class RegistryClient(HttpAdapter):
         if not isinstance(data, dict):
             raise InvalidResponse(self.provider, "not a JSON object")
         if response.status_code != 200:
-            raise ProviderError(self.provider, str(data.get("error", response.status_code)), str(data.get("message", "")))
+            raise ProviderError(
+                self.provider, str(data.get("error", response.status_code)), str(data.get("message", ""))
+            )
         return data
 
     async def verify(self, name: str, id_number: str, include_photo: bool = True) -> RegistryResult:

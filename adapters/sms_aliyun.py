@@ -104,4 +104,6 @@ class AliyunSmsGateway(HttpAdapter):
             ok, detail = body.get("SignStatus") == 1, f"credentials accepted; sign name {status}"
         except AdapterError as exc:
             ok, detail = False, exc.message
-        return CheckResult("sms", ok, self.base_url, f"aliyun: {detail}", round((time.perf_counter() - started) * 1000, 1))
+        return CheckResult(
+            "sms", ok, self.base_url, f"aliyun: {detail}", round((time.perf_counter() - started) * 1000, 1)
+        )

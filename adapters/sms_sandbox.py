@@ -24,7 +24,10 @@ class OutboxSmsGateway(HttpAdapter):
     provider = "sandbox_sms"
 
     def __init__(
-        self, config: OutboxSmsConfig, on_call: AuditHook | None = None, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        config: OutboxSmsConfig,
+        on_call: AuditHook | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(config.base_url, config.http, on_call, transport)
         self._token = config.token

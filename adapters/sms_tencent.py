@@ -108,4 +108,6 @@ class TencentSmsGateway(HttpAdapter):
             ok, detail = True, "credentials accepted"
         except AdapterError as exc:
             ok, detail = False, exc.message
-        return CheckResult("sms", ok, self.base_url, f"tencent: {detail}", round((time.perf_counter() - started) * 1000, 1))
+        return CheckResult(
+            "sms", ok, self.base_url, f"tencent: {detail}", round((time.perf_counter() - started) * 1000, 1)
+        )

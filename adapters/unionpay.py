@@ -88,8 +88,13 @@ class UnionPayVerifier(HttpAdapter):
         return datetime.fromtimestamp(self._clock(), UTC).astimezone(CHINA).strftime("%Y%m%d%H%M%S")
 
     def _common(self) -> dict[str, str]:
-        return {"version": "5.1.0", "encoding": "UTF-8", "signMethod": "01", "accessType": "0",
-                "merId": self.config.mer_id}  # fmt: skip
+        return {
+            "version": "5.1.0",
+            "encoding": "UTF-8",
+            "signMethod": "01",
+            "accessType": "0",
+            "merId": self.config.mer_id,
+        }
 
     def verification_request(
         self, name: str, id_number: str, card_number: str, phone: str, order_id: str, txn_time: str
@@ -105,13 +110,19 @@ class UnionPayVerifier(HttpAdapter):
             "txnTime": txn_time,
             "accNo": acp.encrypt_sensitive(card_number, self._encrypt_cert),
             "encryptCertId": acp.cert_id(self._encrypt_cert),
-            "customerInfo": acp.customer_info(id_number, name, phone, self._encrypt_cert),
+            "customerInfo": acp.customer_info(id_number, name, phone.removeprefix("+86"), self._encrypt_cert),
         }
         return acp.sign_fields(fields, self._key, self._cert_id)
 
     def query_request(self, order_id: str, txn_time: str) -> dict[str, str]:
-        fields = {**self._common(), "txnType": "00", "txnSubType": "00", "bizType": "000000",
-                  "orderId": order_id, "txnTime": txn_time}  # fmt: skip
+        fields = {
+            **self._common(),
+            "txnType": "00",
+            "txnSubType": "00",
+            "bizType": "000000",
+            "orderId": order_id,
+            "txnTime": txn_time,
+        }
         return acp.sign_fields(fields, self._key, self._cert_id)
 
     def _public_key(self, pem: str) -> rsa.RSAPublicKey:
@@ -133,7 +144,9 @@ class UnionPayVerifier(HttpAdapter):
             raise InvalidResponse(self.provider, "unparseable response") from exc
         if "signature" not in answer:
             # UnionPay leaves the signature off only when it could not read the request at all.
-            raise ProviderError(self.provider, answer.get("respCode", str(response.status_code)), answer.get("respMsg", ""))
+            raise ProviderError(
+                self.provider, answer.get("respCode", str(response.status_code)), answer.get("respMsg", "")
+            )
         if not acp.verify_fields(answer, self._public_key(answer.get("signPubKeyCert", ""))):
             raise InvalidResponse(self.provider, "response signature does not verify")
         if answer.get("orderId") not in (None, fields["orderId"]):
@@ -194,8 +207,13 @@ class UnionPayVerifier(HttpAdapter):
             kind = "ok" if r.matched else "refused" if r.matched is False else "unknown"
             return kind, {"code": r.code}
 
-        detail = {"name": mask_name(name), "id_number": mask_id_number(id_number), "card": mask_card(card_number),
-                  "phone": mask_phone(phone), "order_id": order_id}  # fmt: skip
+        detail = {
+            "name": mask_name(name),
+            "id_number": mask_id_number(id_number),
+            "card": mask_card(card_number),
+            "phone": mask_phone(phone),
+            "order_id": order_id,
+        }
         return await self.guard.run("verify_4_elements", call, detail=detail, outcome=outcome)
 
     async def check(self) -> CheckResult:
@@ -204,7 +222,9 @@ class UnionPayVerifier(HttpAdapter):
         order_id = "YWCHECK" + uuid.uuid4().hex[:20]
         try:
             answer = await self.guard.run(
-                "check", lambda: self._post(QUERY_PATH, self.query_request(order_id, self._txn_time())), retry=self.retry
+                "check",
+                lambda: self._post(QUERY_PATH, self.query_request(order_id, self._txn_time())),
+                retry=self.retry,
             )
             ok = answer.get("respCode") in ("34", "00")
             detail = f"signed answer {answer.get('respCode')}, signer certificate verified"

@@ -50,6 +50,7 @@ from signing.errors import UnprocessablePdf
 B_B, B_T, B_LT = "B-B", "B-T", "B-LT"
 LEVELS = (B_B, B_T, B_LT)
 MAX_STAMP_PIXELS = 300
+MAX_PDF_BYTES = 50 * 1024 * 1024  # uploads and CLI input; a sealed document is rarely a tenth of this
 
 
 @dataclass(frozen=True)

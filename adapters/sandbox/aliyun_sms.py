@@ -61,7 +61,9 @@ def aliyun_sms_app(
         if action == "QuerySmsSign":
             if params.get("SignName") != SIGN_NAME:
                 return answer(200, "isv.SMS_SIGN_ILLEGAL", "The sign name does not exist.")
-            return answer(200, "OK", "OK", SignName=SIGN_NAME, SignStatus=1, Reason="", CreateDate="2024-01-01 00:00:00")
+            return answer(
+                200, "OK", "OK", SignName=SIGN_NAME, SignStatus=1, Reason="", CreateDate="2024-01-01 00:00:00"
+            )
         return answer(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
 
     def send_sms(params: dict[str, str]) -> Response:

@@ -73,9 +73,13 @@ def _pem_public(key: rsa.RSAPrivateKey) -> str:
 def _cert(
     cn: str, key: rsa.RSAPrivateKey, issuer: tuple[x509.Name, rsa.RSAPrivateKey] | None, ca: bool
 ) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Yiwang sandbox (emulated, not real)"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, cn)])  # fmt: skip
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Yiwang sandbox (emulated, not real)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
     issuer_name, issuer_key = issuer if issuer else (subject, key)
     now = datetime.now(UTC)
     builder = (

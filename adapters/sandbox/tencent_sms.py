@@ -18,7 +18,6 @@ from starlette.routing import Route
 
 from adapters import tc3
 from adapters.sandbox.outbox import Outbox
-from adapters.sandbox.state import Store
 
 __all__ = ["tencent_sms_app", "SDK_APP_ID", "SIGN_NAME", "TEMPLATE_ID"]
 
@@ -30,7 +29,7 @@ _E164_CN = re.compile(r"^\+861[3-9]\d{9}$")
 
 
 def tencent_sms_app(
-    outbox: Outbox, store: Store, secret_id: str, secret_key: str, clock: Callable[[], float] = time.time
+    outbox: Outbox, secret_id: str, secret_key: str, clock: Callable[[], float] = time.time
 ) -> Starlette:
     def reply(result: dict[str, Any]) -> Response:
         return JSONResponse({"Response": {**result, "RequestId": str(uuid.uuid4())}})
@@ -89,13 +88,30 @@ def tencent_sms_app(
         statuses = []
         for phone in params.get("PhoneNumberSet") or []:
             if not isinstance(phone, str) or not _E164_CN.match(phone):
-                statuses.append({"SerialNo": "", "PhoneNumber": str(phone), "Fee": 0, "SessionContext": "",
-                                 "Code": "InvalidParameterValue.IncorrectPhoneNumber",
-                                 "Message": "incorrect phone number", "IsoCode": ""})  # fmt: skip
+                statuses.append(
+                    {
+                        "SerialNo": "",
+                        "PhoneNumber": str(phone),
+                        "Fee": 0,
+                        "SessionContext": "",
+                        "Code": "InvalidParameterValue.IncorrectPhoneNumber",
+                        "Message": "incorrect phone number",
+                        "IsoCode": "",
+                    }
+                )
                 continue
             serial = outbox.deliver("tencent", phone, f"【{SIGN_NAME}】您的验证码为 {code}，5分钟内有效。", code)
-            statuses.append({"SerialNo": f"2028:{serial}", "PhoneNumber": phone, "Fee": 1, "SessionContext": "",
-                             "Code": "Ok", "Message": "send success", "IsoCode": "CN"})  # fmt: skip
+            statuses.append(
+                {
+                    "SerialNo": f"2028:{serial}",
+                    "PhoneNumber": phone,
+                    "Fee": 1,
+                    "SessionContext": "",
+                    "Code": "Ok",
+                    "Message": "send success",
+                    "IsoCode": "CN",
+                }
+            )
         return reply({"SendStatusSet": statuses})
 
     return Starlette(routes=[Route("/", api, methods=["POST"])])

@@ -10,6 +10,8 @@ import uvicorn
 
 from idp import migrate
 from idp.cli import audit_cmd, ca_cmd, client_cmd, idcheck, keys_cmd, operator_cmd, org, person, seal_cmd
+from idp.cli import adapters_cmd, face_cmd
+from idp.cli import verify_cmd
 from idp.cli.common import console, err_console, fail, refusals
 from idp.db import make_engine
 from idp.logs import logging_config
@@ -28,9 +30,12 @@ app.add_typer(org.app, name="org")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(operator_cmd.app, name="operator")
+app.add_typer(face_cmd.app, name="face")
+app.add_typer(adapters_cmd.app, name="adapters")
 app.add_typer(client_cmd.app, name="client")
 app.add_typer(ca_cmd.app, name="ca")
 app.add_typer(seal_cmd.app, name="seal")
+app.command("verify")(verify_cmd.verify_command)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

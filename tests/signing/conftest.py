@@ -45,14 +45,18 @@ def module_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settin
     base = tmp_path_factory.mktemp("signing")
     data_dir = base / "var"
     url = f"sqlite:///{base / 'yiwang.db'}"
+    # The issuer is where the `server` fixture will listen: certificates point validators (pdfsig fetches the
+    # CRL named in them) at the real endpoints.
+    issuer = f"http://127.0.0.1:{_free_port()}"
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith("YIWANG_") and not key.startswith("YIWANG_TEST_"):
                 mp.delenv(key)
         mp.setenv("YIWANG_DATA_DIR", str(data_dir))
         mp.setenv("YIWANG_DATABASE_URL", url)
+        mp.setenv("YIWANG_ISSUER", issuer)
         mp.chdir(base)
-        yield Settings(data_dir=data_dir, database_url=url)
+        yield Settings(data_dir=data_dir, database_url=url, issuer=issuer)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +94,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(module_rt: Runtime, module_settings: Settings) -> Iterator[str]:
     """The whole app served by uvicorn in a thread on a free port; yields its base URL."""
-    port = _free_port()
+    port = int(module_settings.issuer.rsplit(":", 1)[1])
     config = uvicorn.Config(create_app(module_settings), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -101,7 +105,7 @@ def server(module_rt: Runtime, module_settings: Settings) -> Iterator[str]:
             raise AssertionError("test server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield module_settings.issuer
     finally:
         srv.should_exit = True
         thread.join(timeout=10)

@@ -1,0 +1,78 @@
+"""`yiwang verify FILE.pdf`: every signature's integrity, coverage, signer, trust, revocation and time-stamp.
+
+Exit status: 0 every signature valid, 1 any invalid (or none at all), 2 the input cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from idp.cli.common import JsonOpt, console, err_console, runtime
+from idp.errors import YiwangError
+from signing import pades, verify
+from signing.context import open_context
+
+UNREADABLE = 2
+
+
+def _unreadable(message: str) -> typer.Exit:
+    err_console.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(UNREADABLE)
+
+
+def _print(report: verify.Report) -> None:
+    out = console
+    for i, sig in enumerate(report.signatures, 1):
+        verdict = "VALID" if sig.valid else "INVALID"
+        out.print(f"signature {i} ({sig.field}): {verdict}", markup=False, highlight=False)
+        org = f"{sig.organisation} (USCC {sig.uscc})" if sig.uscc else sig.organisation
+        lines = [
+            ("signer", sig.signer),
+            ("organisation", org),
+            ("integrity", "intact" if sig.intact and sig.signature_valid else "BROKEN"),
+            ("coverage", sig.coverage),
+            ("changes after signing", sig.changes_after_signing),
+            ("chain to our root", "trusted" if sig.trusted else "NOT TRUSTED"),
+            ("revocation", sig.revocation + (f" at {sig.revoked_at}" if sig.revoked_at else "")),
+            ("signing time (claimed)", sig.signing_time),
+            ("time-stamp", f"{sig.timestamp.time} serial {sig.timestamp.serial}"
+             + ("" if sig.timestamp.trusted and sig.timestamp.intact else " NOT VALID") if sig.timestamp else "none"),
+            ("long-term validation data", "embedded" if sig.long_term else "no"),
+        ]
+        for label, value in lines:
+            out.print(f"  {label}: {'' if value is None else value}", markup=False, highlight=False)
+        for problem in sig.problems:
+            out.print(f"  problem: {problem}", markup=False, highlight=False)
+    if not report.signatures:
+        out.print("no signatures", markup=False, highlight=False)
+
+
+def verify_command(
+    file: Annotated[Path, typer.Argument(help="The PDF to verify.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify every signature in a PDF (exit 0 all valid, 1 any invalid, 2 unreadable input)."""
+    try:
+        if file.stat().st_size > pades.MAX_PDF_BYTES:
+            raise _unreadable(f"{file} is larger than {pades.MAX_PDF_BYTES} bytes")
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _unreadable(f"cannot read {file}: {exc.strerror}") from None
+    with runtime() as rt:
+        ctx = open_context(rt)
+        with rt.transaction() as session:
+            trust = verify.trust_from(session, ctx.authority)
+        try:
+            report = verify.verify_pdf(data, trust)
+        except YiwangError as exc:
+            raise _unreadable(exc.detail) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        _print(report)
+    raise typer.Exit(0 if report.valid else 1)
