@@ -3,8 +3,10 @@
 Pure functions over 68-point landmarks (face_recognition groups); no image work here.
 
 - Eye aspect ratio (Soukupová & Čech 2016): EAR = (|p2−p6| + |p3−p5|) / (2·|p1−p4|) over the 6 eye points in
-  order; open eyes sit around 0.25-0.35, closed well below. A blink is ≥ `min_frames` consecutive frames with
-  the mean EAR of both eyes under `EAR_CLOSED` (0.25) while the face is frontal.
+  order. A blink is ≥ `min_frames` consecutive frontal frames whose mean EAR (both eyes) is under `EAR_CLOSED`
+  (0.25) *and* under `BLINK_RATIO` (0.75) × this person's open-eye EAR (the 75th percentile over the frontal
+  frames). The relative rule is needed: open eyes measured 0.18-0.39 on our test photos (0.18 for a broad
+  smile), so 0.25 alone would call some open eyes closed.
 - Head yaw: horizontal offset of the nose tip (nose_bridge's last point, landmark 30) from the midpoint of the
   two eye centres, divided by the distance between the eye centres. About 0 for a frontal face. Frames are as
   the camera captured them (not mirrored): a person turning to *their* left moves the nose towards the image's
@@ -33,6 +35,7 @@ __all__ = [
     "eye_aspect_ratio",
     "head_yaw",
     "frame_state",
+    "open_eye_ear",
     "observed_actions",
     "new_challenge",
     "check_challenge",
@@ -41,7 +44,8 @@ __all__ = [
 
 ACTIONS = ("blink", "turn_left", "turn_right")
 EAR_CLOSED = 0.25
-YAW_TURN = 0.2
+BLINK_RATIO = 0.75
+YAW_TURN = 0.2  # frontal photos measured |yaw| ≤ 0.04; a clear three-quarter view 0.26
 MIN_FRAMES = 2
 MAX_MISSING_SHARE = 0.2
 
@@ -77,15 +81,27 @@ def head_yaw(landmarks: Landmarks) -> float:
     return (nose_tip[0] - (left[0] + right[0]) / 2) / span
 
 
-def frame_state(landmarks: Landmarks) -> str:
+def _mean_ear(landmarks: Landmarks) -> float:
+    return (eye_aspect_ratio(landmarks["left_eye"]) + eye_aspect_ratio(landmarks["right_eye"])) / 2
+
+
+def open_eye_ear(frames: Sequence[Landmarks | None]) -> float:
+    """This person's open-eye EAR: the 75th percentile over the frontal frames (EAR_CLOSED / BLINK_RATIO if none)."""
+    ears = sorted(_mean_ear(f) for f in frames if f is not None and abs(head_yaw(f)) <= YAW_TURN)
+    if not ears:
+        return EAR_CLOSED / BLINK_RATIO
+    return ears[min(len(ears) - 1, (3 * len(ears)) // 4)]
+
+
+def frame_state(landmarks: Landmarks, open_ear: float | None = None) -> str:
     """`left`, `right` (head turned), `closed` (frontal, eyes shut) or `open` (frontal, eyes open)."""
     yaw = head_yaw(landmarks)
     if yaw > YAW_TURN:
         return "left"
     if yaw < -YAW_TURN:
         return "right"
-    ear = (eye_aspect_ratio(landmarks["left_eye"]) + eye_aspect_ratio(landmarks["right_eye"])) / 2
-    return "closed" if ear < EAR_CLOSED else "open"
+    limit = EAR_CLOSED if open_ear is None else min(EAR_CLOSED, BLINK_RATIO * open_ear)
+    return "closed" if _mean_ear(landmarks) < limit else "open"
 
 
 _ACTION_OF = {"closed": "blink", "left": "turn_left", "right": "turn_right"}
@@ -96,8 +112,9 @@ def observed_actions(frames: Sequence[Landmarks | None], min_frames: int = MIN_F
     skipped (they neither break nor extend a run)."""
     actions: list[str] = []
     run_state, run_len = "open", 0
+    baseline = open_eye_ear(frames)
     for lm in [f for f in frames if f is not None] + [None]:
-        state = frame_state(lm) if lm is not None else "end"
+        state = frame_state(lm, baseline) if lm is not None else "end"
         if state == run_state:
             run_len += 1
             continue

@@ -12,7 +12,7 @@ from idp import migrate
 from idp.cli import audit_cmd, ca_cmd, client_cmd, idcheck, keys_cmd, operator_cmd, org, person, seal_cmd
 from idp.cli import adapters_cmd, face_cmd
 from idp.cli import verify_cmd
-from idp.cli.common import console, err_console, fail, refusals
+from idp.cli.common import console, err_console, fail, refusals, runtime
 from idp.db import make_engine
 from idp.logs import logging_config
 from idp.runtime import initialise
@@ -123,6 +123,16 @@ def db_current() -> None:
     console.print(f"current: {current or 'none'}  head: {head}")
     if current != head:
         fail("schema is not current: run `yiwang init`")
+
+
+@db_app.command("purge")
+def db_purge() -> None:
+    """Delete expired codes, flows, sessions, revocation entries and counters."""
+    from idp.oauth.maintenance import purge
+
+    with runtime() as rt:
+        removed = rt.run(purge)
+    console.print(", ".join(f"{name}: {count}" for name, count in removed.items()))
 
 
 def main() -> None:

@@ -1,0 +1,38 @@
+"""Removing what has expired: codes, flows, revocation entries, used assertions, OTP challenges, sessions,
+rate counters. Safe to run at any time, on any node (cron or `yiwang db purge`)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from idp.db import utcnow
+from idp.oauth.models import (
+    AuthFlow,
+    AuthorizationCode,
+    LoginSession,
+    OtpChallenge,
+    RateCounter,
+    RefreshToken,
+    RevokedAccessToken,
+    UsedAssertion,
+)
+
+
+def purge(session: Session) -> dict[str, int]:
+    now = utcnow()
+    day_ago = now - timedelta(days=1)
+    statements = {
+        "codes": delete(AuthorizationCode).where(AuthorizationCode.expires_at < now),
+        "flows": delete(AuthFlow).where(AuthFlow.expires_at < now),
+        "revoked_jtis": delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now),
+        "used_assertions": delete(UsedAssertion).where(UsedAssertion.expires_at < now),
+        "otp_challenges": delete(OtpChallenge).where(OtpChallenge.expires_at < day_ago),
+        "sessions": delete(LoginSession).where(LoginSession.expires_at < day_ago),
+        "refresh_tokens": delete(RefreshToken).where(RefreshToken.expires_at < now),
+        "rate_counters": delete(RateCounter).where(RateCounter.window_start < int(time.time()) - 2 * 86400),
+    }
+    return {name: int(getattr(session.execute(stmt), "rowcount", 0) or 0) for name, stmt in statements.items()}
