@@ -40,9 +40,13 @@ def start(session: Session, params: dict[str, str], client_id: str, browser: str
 def get(session: Session, flow_id: str | None, browser: str | None) -> AuthFlow:
     flow = session.get(AuthFlow, flow_id) if flow_id and len(flow_id) <= 64 else None
     if flow is None or flow.expires_at <= utcnow():
-        raise InvalidInput("this sign-in request has expired; please go back to the application and start again")
+        raise InvalidInput(
+            "登录请求已过期，请返回应用重新开始。This sign-in request has expired; go back to the application and start again."
+        )
     if not browser or flow.params.get(_BROWSER) != _browser_hash(browser):
-        raise InvalidInput("this sign-in request belongs to another browser; please start again")
+        raise InvalidInput(
+            "该登录请求来自另一个浏览器，请重新开始。This sign-in request belongs to another browser; please start again."
+        )
     return flow
 
 

@@ -179,7 +179,7 @@ def _current_login(request: Request, provider: Provider) -> LoginSession:
     with provider.runtime.transaction() as session:
         login = sessions.load(session, request.cookies.get(sessions.COOKIE))
         if login is None:
-            raise InvalidInput("please sign in first")
+            raise InvalidInput("请先登录。Please sign in first.")
         session.expunge(login)
         return login
 
@@ -191,7 +191,7 @@ async def consent_page(request: Request, provider: ProviderDep, flow: str = "") 
         login = _current_login(request, provider)
         client = provider.clients.get(current.client_id)
         if client is None:
-            raise InvalidInput("the application is no longer registered")
+            raise InvalidInput("该应用已不再登记。The application is no longer registered.")
         req = flows.request_params(current)
         requested = scopes.parse(client.get_allowed_scope(req.get("scope", "")))
         context: dict[str, Any] = {
@@ -225,7 +225,7 @@ async def consent_submit(
             return error_redirect(provider, req, "access_denied", "the person declined")
         client = provider.clients.get(current.client_id)
         if client is None:
-            raise InvalidInput("the application is no longer registered")
+            raise InvalidInput("该应用已不再登记。The application is no longer registered.")
         requested = scopes.parse(client.get_allowed_scope(req.get("scope", "")))
         with provider.runtime.transaction() as session:
             consent.grant(session, login.person_id, client.client_id, requested)

@@ -47,4 +47,6 @@ def check_csrf(protector: Protector, request: Request, submitted: str | None, pu
     browser = browser_id(request)
     expected = csrf_token(protector, purpose, context, browser) if browser else ""
     if not browser or not submitted or not hmac.compare_digest(expected, submitted):
-        raise InvalidInput("the form has expired or did not come from this site; please try again")
+        raise InvalidInput(
+            "表单已过期或并非来自本站，请重试。The form has expired or did not come from this site; please try again."
+        )

@@ -37,9 +37,15 @@ def _ensure_client(provider: Provider) -> None:
     try:
         provider.runtime.run(
             lambda s: clients.create_client(
-                s, client_id=CLIENT_ID, name="一网演示应用 Yiwang demo", redirect_uris=[f"{issuer}/demo/callback"],
-                post_logout_redirect_uris=[f"{issuer}/demo"], auth_method="none", scopes=SCOPE.split(),
-                grant_types=["authorization_code"], actor="sandbox",
+                s,
+                client_id=CLIENT_ID,
+                name="一网演示应用 Yiwang demo",
+                redirect_uris=[f"{issuer}/demo/callback"],
+                post_logout_redirect_uris=[f"{issuer}/demo"],
+                auth_method="none",
+                scopes=SCOPE.split(),
+                grant_types=["authorization_code"],
+                actor="sandbox",
             )
         )
     except Conflict:
@@ -55,7 +61,7 @@ def _sign(provider: Provider, payload: dict[str, str]) -> str:
 def _unsign(provider: Provider, value: str | None) -> dict[str, str]:
     mac, _, text = (value or "").partition(".")
     if not text or not secrets.compare_digest(mac, provider.runtime.protector.index("demo", text)):
-        raise InvalidInput("the demo sign-in has expired; start again at /demo")
+        raise InvalidInput("演示登录已过期，请从 /demo 重新开始。The demo sign-in has expired; start again at /demo.")
     data: dict[str, str] = json.loads(text)
     return data
 
@@ -63,8 +69,12 @@ def _unsign(provider: Provider, value: str | None) -> dict[str, str]:
 def _oauth_client(provider: Provider) -> AsyncOAuth2Client:
     issuer = provider.settings.issuer
     return AsyncOAuth2Client(
-        client_id=CLIENT_ID, scope=SCOPE, redirect_uri=f"{issuer}/demo/callback",
-        code_challenge_method="S256", token_endpoint_auth_method="none", timeout=10,
+        client_id=CLIENT_ID,
+        scope=SCOPE,
+        redirect_uri=f"{issuer}/demo/callback",
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none",
+        timeout=10,
     )
 
 
@@ -94,8 +104,10 @@ async def _verify_id_token(provider: Provider, id_token: str, nonce: str) -> dic
     try:
         token = jwt.decode(id_token, keys, algorithms=["ES256", "RS256"])
         jwt.JWTClaimsRegistry(
-            iss={"essential": True, "value": issuer}, aud={"essential": True, "value": CLIENT_ID},
-            nonce={"essential": True, "value": nonce}, exp={"essential": True},
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": CLIENT_ID},
+            nonce={"essential": True, "value": nonce},
+            exp={"essential": True},
         ).validate(token.claims)
     except JoseError as exc:
         raise InvalidInput(f"the ID token did not validate: {exc.error}") from None
@@ -107,14 +119,16 @@ async def demo_callback(request: Request, provider: ProviderDep) -> Response:
     tx = _unsign(provider, request.cookies.get(TX_COOKIE))
     params = request.query_params
     if params.get("state") != tx["state"] or params.get("iss") != provider.settings.issuer:
-        raise InvalidInput("state or issuer mismatch: this response was not meant for this sign-in")
+        raise InvalidInput(
+            "state 或 iss 不匹配。State or issuer mismatch: this response was not meant for this sign-in."
+        )
     if "error" in params:
-        return render(request, "demo.html", {"claims": None, "error": params.get("error_description") or params["error"]})
+        return render(
+            request, "demo.html", {"claims": None, "error": params.get("error_description") or params["error"]}
+        )
     issuer = provider.settings.issuer
     async with _oauth_client(provider) as client:
-        token = await client.fetch_token(
-            f"{issuer}/token", code=params.get("code", ""), code_verifier=tx["verifier"]
-        )
+        token = await client.fetch_token(f"{issuer}/token", code=params.get("code", ""), code_verifier=tx["verifier"])
         id_claims = await _verify_id_token(provider, token["id_token"], tx["nonce"])
         info = (await client.get(f"{issuer}/userinfo")).json()
     shown = {k: mask_text(str(v)) for k, v in {**id_claims, **info}.items()}
@@ -128,7 +142,9 @@ async def demo_callback(request: Request, provider: ProviderDep) -> Response:
 async def demo_logout(request: Request, provider: ProviderDep) -> Response:
     issuer = provider.settings.issuer
     hint = request.cookies.get(HINT_COOKIE, "")
-    query = httpx.QueryParams({"id_token_hint": hint, "post_logout_redirect_uri": f"{issuer}/demo", "client_id": CLIENT_ID})
+    query = httpx.QueryParams(
+        {"id_token_hint": hint, "post_logout_redirect_uri": f"{issuer}/demo", "client_id": CLIENT_ID}
+    )
     response = RedirectResponse(f"{issuer}/logout?{query}", 302)
     response.delete_cookie(HINT_COOKIE, path="/demo")
     return response

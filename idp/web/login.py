@@ -223,12 +223,12 @@ async def check_totp(
 def finish_login(request: Request, provider: Provider, flow: AuthFlow) -> Response:
     """All factors done: a new session (new cookie, new sid), then back to the authorization request."""
     if not flow.person_id or flow.pending_factors:
-        raise InvalidInput("the sign-in is not complete")
+        raise InvalidInput("登录尚未完成。The sign-in is not complete.")
     amr = acr.with_mfa(flow.params.get(AMR, "").split())
     with provider.runtime.transaction() as session:
         person = session.get(Person, flow.person_id)
         if person is None:
-            raise InvalidInput("the account no longer exists")
+            raise InvalidInput("该账户已不存在。The account no longer exists.")
         level = acr.session_level(person.proofing_level, amr)
         cookie, login = sessions.create(session, person.id, acr.acr_for(level), amr, provider.settings.session_ttl)
         row = session.merge(flow)
