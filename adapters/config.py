@@ -110,7 +110,7 @@ class AlipayConfig(_Frozen):
 
 
 class RegistryConfig(_Frozen):
-    """The city population registry, over the signed JSON protocol in docs/population-registry.md."""
+    """The city population registry, over the signed JSON protocol in adapters/population-registry.md."""
 
     base_url: str
     key_id: str

@@ -1,4 +1,4 @@
-"""Population registry client: name + ID number check and the registered photo (docs/population-registry.md).
+"""Population registry client: name + ID number check and the registered photo (adapters/population-registry.md).
 
 `verify` is a read, so it is retried on network errors and 5xx — each attempt signed afresh (new nonce and
 timestamp). Every answer's signature is checked, bound to this request's nonce, before it is believed.

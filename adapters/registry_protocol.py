@@ -1,4 +1,4 @@
-"""The population-registry exchange protocol (ours; see docs/population-registry.md): HMAC-SHA256 both ways.
+"""The population-registry exchange protocol (ours; see adapters/population-registry.md): HMAC-SHA256 both ways.
 
 Request header  `Authorization: YW1-HMAC-SHA256 KeyId=<id>, Timestamp=<unix s>, Nonce=<32 hex>, Signature=<hex>`
   over  "YW1-HMAC-SHA256\\n<METHOD>\\n<path>\\n<timestamp>\\n<nonce>\\n<hex SHA-256 of body>".

@@ -1,4 +1,4 @@
-"""Population-registry emulator: the server side of docs/population-registry.md, over the seeded population.
+"""Population-registry emulator: the server side of adapters/population-registry.md, over the seeded population.
 
 Photos come from `photos` (ID number → image bytes), e.g. loaded from a directory by `Sandbox`; a person with
 no photo there matches without one.

@@ -9,9 +9,20 @@ import typer
 import uvicorn
 
 from idp import migrate
-from idp.cli import audit_cmd, ca_cmd, client_cmd, idcheck, keys_cmd, operator_cmd, org, person, seal_cmd
-from idp.cli import adapters_cmd, face_cmd
-from idp.cli import verify_cmd
+from idp.cli import (
+    adapters_cmd,
+    audit_cmd,
+    ca_cmd,
+    client_cmd,
+    face_cmd,
+    idcheck,
+    keys_cmd,
+    operator_cmd,
+    org,
+    person,
+    seal_cmd,
+    verify_cmd,
+)
 from idp.cli.common import console, err_console, fail, refusals, runtime
 from idp.db import make_engine
 from idp.logs import logging_config

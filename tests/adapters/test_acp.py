@@ -102,9 +102,7 @@ def test_sign_cert_accepted_when_it_chains_and_names_unionpay(keys: SandboxKeys)
 def test_sign_cert_refused_from_another_root(keys: SandboxKeys) -> None:
     other = generate()
     with pytest.raises(acp.CertificateRejected, match="chain"):
-        acp.verify_sign_cert(
-            other.unionpay_sign_cert, _cert(keys.unionpay_root_cert), _cert(keys.unionpay_middle_cert)
-        )
+        acp.verify_sign_cert(other.unionpay_sign_cert, _cert(keys.unionpay_root_cert), _cert(keys.unionpay_middle_cert))
 
 
 def test_sign_cert_refused_when_not_unionpays(keys: SandboxKeys) -> None:

@@ -1,4 +1,4 @@
-"""Population registry client against the emulator over HTTP (protocol: docs/population-registry.md)."""
+"""Population registry client against the emulator over HTTP (protocol: adapters/population-registry.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Our registry protocol's HMAC rules (docs/population-registry.md)."""
+"""Our registry protocol's HMAC rules (adapters/population-registry.md)."""
 
 from __future__ import annotations
 

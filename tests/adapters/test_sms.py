@@ -45,7 +45,9 @@ async def test_aliyun_emulator_refuses_a_wrong_secret(
     assert audit.last[2] == "error"
 
 
-async def test_tencent_emulator_refuses_a_wrong_secret(sandbox: Sandbox, emulator_url: str, fast_http: HttpConfig) -> None:
+async def test_tencent_emulator_refuses_a_wrong_secret(
+    sandbox: Sandbox, emulator_url: str, fast_http: HttpConfig
+) -> None:
     good = sandbox.sms_config(emulator_url, "tencent", fast_http)
     assert isinstance(good, TencentSmsConfig)
     async with build_sms(good.model_copy(update={"secret_key": SecretStr("wrong")})) as gateway:  # type: ignore[attr-defined]
