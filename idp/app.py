@@ -15,6 +15,8 @@ from starlette.staticfiles import StaticFiles
 
 from idp.errors import NotReady
 from idp.logs import configure_structlog, get_logger
+from idp.provider_audit import audit_hook
+from idp.provider_settings import build_adapters_from_settings
 from idp.runtime import open_runtime
 from idp.settings import Settings
 from idp.web import (
@@ -55,11 +57,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.adapters.aclose()
             if app.state.runtime is not None:
                 app.state.runtime.close()
 
     app = FastAPI(title="Yiwang", version="0.1.0", lifespan=lifespan, docs_url="/admin/docs", redoc_url=None)
     app.state.settings = settings
+    # Providers are wired at construction: with sandbox mode off, missing credentials or an adapter still
+    # pointing at an emulator stop the service here (ProviderConfigError), before it takes any request.
+    adapters, emulators = build_adapters_from_settings(settings, on_call=audit_hook(lambda: app.state.runtime))
+    app.state.adapters = adapters
+    app.state.sandbox = emulators
     app.state.runtime = None
     app.state.provider = None
     app.state.not_ready = "the service is starting"
@@ -79,5 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)
+    if emulators is not None:
+        emulators.mount(app, "/sandbox")
     app.include_router(pki_routes.router)
     return app

@@ -78,6 +78,12 @@ def serve(
     """Run the service (initialising it on first run)."""
     settings = Settings()
     _announce_sandbox(settings)
+    if not settings.sandbox:
+        from idp.provider_settings import ProviderSettings
+
+        problems = ProviderSettings().problems()
+        if problems:
+            fail(f"sandbox mode is off but the providers are not ready: {'; '.join(problems)}")
     with refusals():
         created = initialise(settings)
     if created:

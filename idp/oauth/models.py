@@ -198,15 +198,3 @@ class TotpFactor(Base):
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     last_counter: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class SandboxSms(Base):
-    """Sandbox outbox: what the emulated SMS gateway 'sent' (sandbox mode only; phone as index + mask)."""
-
-    __tablename__ = "sandbox_sms"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    phone_bidx: Mapped[str] = mapped_column(String(64), index=True)
-    phone_masked: Mapped[str] = mapped_column(String(32))
-    text: Mapped[str] = mapped_column(String(500))
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

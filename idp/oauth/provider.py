@@ -19,6 +19,8 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from adapters.base import SmsGateway
+from adapters.factory import Adapters
 from idp.db import utcnow
 from idp.oauth import grants, scopes, subjects, tokens
 from idp.oauth.client_auth import PrivateKeyJwt
@@ -29,7 +31,6 @@ from idp.oauth.ratelimit import Counters, DatabaseCounters, RedisCounters
 from idp.oauth.signer import TokenSigner
 from idp.runtime import Runtime
 from idp.settings import Settings
-from idp.sms import SandboxOutbox, SmsGateway
 
 
 class _Payload:
@@ -142,15 +143,16 @@ class OAuthServer(AuthorizationServer):  # type: ignore[misc]
 
 
 class Provider:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, adapters: Adapters) -> None:
         self.runtime = runtime
+        self.adapters = adapters
         self.settings: Settings = runtime.settings
         self.signer = TokenSigner(runtime)
         self.clients = ClientCache(runtime.sessions)
         self.counters: Counters = (
             RedisCounters(self.settings.redis_url) if self.settings.redis_url else DatabaseCounters(runtime.sessions)
         )
-        self.sms: SmsGateway = SandboxOutbox(runtime.protector)
+        self.sms: SmsGateway = adapters.sms
         server = OAuthServer(self)
         server.register_token_generator("default", _AccessTokens(self))
         server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(self))

@@ -71,5 +71,5 @@ def get_provider(request: Request) -> Provider:
     runtime = get_runtime(request)
     with state.runtime_lock:
         if state.provider is None:
-            state.provider = Provider(runtime)
+            state.provider = Provider(runtime, state.adapters)
     return state.provider  # type: ignore[no-any-return]

@@ -54,6 +54,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm": "确认",
         "totp_enrolled": "身份验证器已绑定。",
         "please_sign_in": "请先登录。",
+        "sms_down": "短信服务暂时不可用。请稍后再试，或使用其他方式登录。",
+        "provider_down": "核验服务暂时不可用。请稍后再试，或选择其他方式。",
     },
     "en": {
         "app_name": "Yiwang Unified Identity",
@@ -102,6 +104,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm": "Confirm",
         "totp_enrolled": "Your authenticator is set up.",
         "please_sign_in": "Please sign in first.",
+        "sms_down": "The SMS service is unavailable right now. Try again later, or use another way to sign in.",
+        "provider_down": "The verification service is unavailable right now. Try again later, or choose another method.",
     },
 }
 

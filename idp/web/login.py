@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from anyio import from_thread
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from adapters.errors import AdapterError
 from idp import audit
 from idp.errors import InvalidInput
 from idp.identity import InvalidIdentifier, normalize_mobile
@@ -22,7 +24,6 @@ from idp.oauth.provider import Provider
 from idp.oauth.ratelimit import allowed
 from idp.records import people
 from idp.records.models import Person
-from idp.sms import message
 from idp.web.authorize import FRESH_SID, load_flow
 from idp.web.browser import check_csrf, csrf_token
 from idp.web.deps import get_provider
@@ -85,14 +86,14 @@ async def send_code(
                 issued = otp.issue(session, provider.runtime.protector, e164, s.otp_ttl)
             except otp.OtpRefused as refused:
                 return _page(request, provider, "login.html", current, 429, error=_locked(t, refused), **again)
-            provider.sms.send(session, e164, message(issued.code, pick_language(request)))
             row = session.merge(current)
             row.otp_id = issued.challenge_id
             row.params = {**row.params, "_phone_masked": mask(e164, "phone")}
-            audit.record(
-                session,
-                audit.Event(action="otp.send", subject=mask(e164, "phone"), channel="web", client=current.client_id),
-            )
+        # Sent after the challenge is stored, so a code can never arrive for a challenge that isn't there.
+        try:
+            from_thread.run(provider.sms.send_code, e164, issued.code)
+        except AdapterError:
+            return _page(request, provider, "login.html", current, 503, error=t["sms_down"], **again)
         return RedirectResponse(f"/login/code?flow={current.id}", 303)
 
     return await run_in_threadpool(work)

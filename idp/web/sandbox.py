@@ -1,48 +1,43 @@
-"""Sandbox-only pages: the emulated SMS gateway's outbox, so a person or a test can read the code."""
+"""Sandbox-only: the emulated SMS providers' outbox as JSON and as a page, so a person or a test can read
+the code that was 'sent'."""
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
+from adapters.sandbox import Sandbox
 from idp.errors import InvalidInput, NotFound
 from idp.identity import InvalidIdentifier, normalize_mobile
-from idp.oauth.provider import Provider
-from idp.sms import SandboxOutbox
-from idp.web.deps import get_provider
+from idp.masking import mask
 from idp.web.pages import render
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])
-ProviderDep = Annotated[Provider, Depends(get_provider)]
-_CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
 
-def _outbox(request: Request, provider: Provider, phone: str) -> list[dict[str, Any]]:
-    if not provider.settings.sandbox or not isinstance(provider.sms, SandboxOutbox):
+def _outbox(request: Request, phone: str) -> list[dict[str, Any]]:
+    emulators: Sandbox | None = request.app.state.sandbox
+    if emulators is None:
         raise NotFound("the SMS outbox exists only in sandbox mode")
     try:
         e164 = normalize_mobile(phone)
     except InvalidIdentifier:
         raise InvalidInput("invalid phone number") from None
-    with provider.runtime.transaction() as session:
-        messages = provider.sms.read(session, e164)
-    for m in messages:
-        found = _CODE.search(m["text"])
-        m["code"] = found.group(1) if found else None
-    return messages
+    newest_first = sorted(emulators.outbox.messages(e164), key=lambda m: m["at"], reverse=True)
+    return [
+        {"phone": mask(e164, "phone"), "code": m["code"], "text": m["text"], "provider": m["provider"], "at": m["at"]}
+        for m in newest_first[:20]
+    ]
 
 
 @router.get("/sms/outbox")
-async def outbox_json(request: Request, provider: ProviderDep, phone: str = "") -> JSONResponse:
-    messages = await run_in_threadpool(_outbox, request, provider, phone)
-    return JSONResponse({"messages": messages})
+async def outbox_json(request: Request, phone: str = "") -> JSONResponse:
+    return JSONResponse({"messages": _outbox(request, phone)})
 
 
 @router.get("/sms")
-async def outbox_page(request: Request, provider: ProviderDep, phone: str = "") -> Response:
-    messages = await run_in_threadpool(_outbox, request, provider, phone) if phone else []
+async def outbox_page(request: Request, phone: str = "") -> Response:
+    messages = _outbox(request, phone) if phone else []
     return render(request, "sandbox_sms.html", {"messages": messages, "asked": bool(phone)})

@@ -6,7 +6,7 @@ Create Date: 2026-11-25
 
 The OAuth 2.0 / OpenID Connect provider: clients, codes, refresh-token families, revoked access tokens,
 used client assertions, consents, SSO sessions, pairwise subjects, login flows, SMS one-time codes,
-lockouts, rate counters, TOTP factors and the sandbox SMS outbox.
+lockouts, rate counters and TOTP factors.
 """
 
 from __future__ import annotations
@@ -102,18 +102,6 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("key", "window_start", name=op.f("pk_rate_counters")),
     )
-    op.create_table(
-        "sandbox_sms",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("phone_bidx", sa.String(length=64), nullable=False),
-        sa.Column("phone_masked", sa.String(length=32), nullable=False),
-        sa.Column("text", sa.String(length=500), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sandbox_sms")),
-    )
-    with op.batch_alter_table("sandbox_sms", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_sandbox_sms_phone_bidx"), ["phone_bidx"], unique=False)
-
     op.create_table(
         "login_session_clients",
         sa.Column("sid", sa.String(length=64), nullable=False),
@@ -270,10 +258,6 @@ def downgrade() -> None:
 
     op.drop_table("login_sessions")
     op.drop_table("login_session_clients")
-    with op.batch_alter_table("sandbox_sms", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_sandbox_sms_phone_bidx"))
-
-    op.drop_table("sandbox_sms")
     op.drop_table("rate_counters")
     with op.batch_alter_table("otp_challenges", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_otp_challenges_phone_bidx"))
