@@ -33,6 +33,7 @@ from idp.web import (
     pki_routes,
     problems,
     sandbox,
+    stepup,
 )
 
 log = get_logger("yiwang.app")
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(authorize.router)
     app.include_router(login.router)
     app.include_router(logout.router)
+    app.include_router(stepup.router)
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)

@@ -9,7 +9,6 @@ import structlog
 
 from idp.masking import mask_text
 
-
 # Credentials that travel in query strings (authorization codes, token hints) must not sit in access logs.
 _SECRET_PARAMS = re.compile(r"((?:code|id_token_hint|refresh_token|access_token|token|state|nonce)=)[^&\s\"]+")
 

@@ -23,8 +23,12 @@ def audit_hook(current_runtime: Callable[[], Runtime | None]) -> AuditHook:
             audit.record(
                 session,
                 audit.Event(
-                    action=f"provider.{operation}", subject=provider, outcome=outcome, actor="yiwang",
-                    channel="provider", detail=detail,
+                    action=f"provider.{operation}",
+                    subject=provider,
+                    outcome=outcome,
+                    actor="yiwang",
+                    channel="provider",
+                    detail=detail,
                 ),
             )
 

@@ -66,7 +66,9 @@ class TimeStampAuthority:
         self._key = identity.key
         der = identity.cert.public_bytes(serialization.Encoding.DER)
         self.cert = _asn1_cert(der)
-        self._certs = [self.cert, *(_asn1_cert(c) for c in chain)]
+        # DER, not shared asn1crypto objects: each token gets fresh ones (asn1crypto objects placed in several
+        # parents can make later serialisation pathologically slow).
+        self._cert_ders = [der, *chain]
         self._sid = cms.SignerIdentifier(
             {
                 "issuer_and_serial_number": cms.IssuerAndSerialNumber(
@@ -74,12 +76,14 @@ class TimeStampAuthority:
                 )
             }
         )
-        self._signing_cert_attr = simple_cms_attribute("signing_certificate_v2", as_signing_certificate_v2(self.cert))
+        self._signing_cert_attr = simple_cms_attribute(
+            "signing_certificate_v2", as_signing_certificate_v2(self.cert)
+        ).dump()
         if isinstance(self._key, ec.EllipticCurvePrivateKey):
             self._sig_alg = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
         else:
             self._sig_alg = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"})
-        self._tsa_name = asn1_x509.GeneralName(name="directory_name", value=self.cert.subject)
+        self._tsa_name = asn1_x509.GeneralName(name="directory_name", value=self.cert.subject).dump()
 
     @classmethod
     def of(cls, authority: Authority) -> TimeStampAuthority:
@@ -117,11 +121,11 @@ class TimeStampAuthority:
         info: dict[str, object] = {
             "version": "v1",
             "policy": POLICY_OID,
-            "message_imprint": request["message_imprint"],
+            "message_imprint": tsp.MessageImprint.load(request["message_imprint"].dump()),
             "serial_number": serial,
             "gen_time": gen_time,
             "accuracy": {"seconds": 1},
-            "tsa": self._tsa_name,
+            "tsa": asn1_x509.GeneralName.load(self._tsa_name),
         }
         if request["nonce"].native is not None:
             info["nonce"] = request["nonce"]
@@ -130,7 +134,7 @@ class TimeStampAuthority:
             [
                 simple_cms_attribute("content_type", "tst_info"),
                 simple_cms_attribute("message_digest", hashlib.sha256(tst_info).digest()),
-                self._signing_cert_attr,
+                cms.CMSAttribute.load(self._signing_cert_attr),
             ]
         )
         signer_info = cms.SignerInfo(
@@ -150,9 +154,12 @@ class TimeStampAuthority:
             "signer_infos": [signer_info],
         }
         if request["cert_req"].native:
-            signed_data["certificates"] = [cms.CertificateChoices(name="certificate", value=c) for c in self._certs]
+            signed_data["certificates"] = [
+                cms.CertificateChoices(name="certificate", value=_asn1_cert(der)) for der in self._cert_ders
+            ]
         token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)})
-        return Stamp(token=token, serial=serial, gen_time=gen_time)
+        # Hand out a freshly parsed token: it serialises from its bytes, wherever the caller embeds it.
+        return Stamp(token=cms.ContentInfo.load(token.dump()), serial=serial, gen_time=gen_time)
 
     def respond(self, request_der: bytes) -> bytes:
         """The HTTP endpoint's work: DER TimeStampReq → DER TimeStampResp, rejections included."""

@@ -40,8 +40,13 @@ def _print(report: verify.Report) -> None:
             ("chain to our root", "trusted" if sig.trusted else "NOT TRUSTED"),
             ("revocation", sig.revocation + (f" at {sig.revoked_at}" if sig.revoked_at else "")),
             ("signing time (claimed)", sig.signing_time),
-            ("time-stamp", f"{sig.timestamp.time} serial {sig.timestamp.serial}"
-             + ("" if sig.timestamp.trusted and sig.timestamp.intact else " NOT VALID") if sig.timestamp else "none"),
+            (
+                "time-stamp",
+                f"{sig.timestamp.time} serial {sig.timestamp.serial}"
+                + ("" if sig.timestamp.trusted and sig.timestamp.intact else " NOT VALID")
+                if sig.timestamp
+                else "none",
+            ),
             ("long-term validation data", "embedded" if sig.long_term else "no"),
         ]
         for label, value in lines:

@@ -55,6 +55,12 @@ def as_user(row: LoginSession) -> AuthUser:
     return AuthUser(row.person_id, row.acr, tuple(row.amr), row.auth_time, row.sid)
 
 
+def step_up(session: Session, row: LoginSession, acr: str, amr: list[str]) -> None:
+    """This authentication proved more (identity proofing, a live face): the session's acr and amr say so."""
+    live = session.merge(row)
+    live.acr, live.amr = acr, amr
+
+
 def remember_client(session: Session, sid: str, client_id: str) -> None:
     if session.get(SessionClient, (sid, client_id)) is None:
         try:

@@ -11,6 +11,8 @@ from starlette.responses import RedirectResponse, Response
 from idp.oauth import consent, sessions, totp
 from idp.oauth.models import LoginSession
 from idp.oauth.provider import Provider
+from idp.proofing import service
+from idp.proofing.models import FaceTemplate
 from idp.web.browser import check_csrf, csrf_token, ensure_browser, set_browser
 from idp.web.deps import get_provider
 from idp.web.i18n import messages, pick_language
@@ -106,5 +108,33 @@ async def totp_confirm(
         if refused is not None:
             return _page(request, provider, "totp_enrol.html", {"error": t["wrong_code"]}, 400)
         return render(request, "error.html", {"detail": t["totp_enrolled"]})
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/face")
+async def face_data_page(request: Request, provider: ProviderDep) -> Response:
+    def work() -> Response:
+        login = _login(request, provider)
+        if login is None:
+            return _signed_out(request)
+        with provider.runtime.transaction() as session:
+            stored = session.get(FaceTemplate, login.person_id) is not None
+        return _page(request, provider, "face_data.html", {"stored": stored})
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/face/delete")
+async def face_data_delete(
+    request: Request, provider: ProviderDep, csrf: Annotated[str, Form(max_length=128)]
+) -> Response:
+    def work() -> Response:
+        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
+        login = _login(request, provider)
+        if login is None:
+            return _signed_out(request)
+        provider.runtime.run(lambda s: service.delete_face_data(s, login.person_id))
+        return RedirectResponse("/account/face", 303)
 
     return await run_in_threadpool(work)

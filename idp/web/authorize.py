@@ -30,6 +30,7 @@ router = APIRouter(tags=["authorize"])
 ProviderDep = Annotated[Provider, Depends(get_provider)]
 
 FRESH_SID = "_fresh_sid"
+STEPUP_DECLINED = "_stepup_declined"
 CONSENTED = "_consented"
 
 
@@ -59,7 +60,7 @@ def _oauth_request(provider: Provider, query: list[tuple[str, str]]) -> OAuthReq
     return OAuthRequest("GET", f"{provider.settings.issuer}/authorize", {}, query, [])
 
 
-def _needs_login(login: LoginSession | None, req: dict[str, str], flow: AuthFlow | None, demanded: int) -> bool:
+def _needs_login(login: LoginSession | None, req: dict[str, str], flow: AuthFlow | None) -> bool:
     if login is None:
         return True
     fresh = flow is not None and flow.params.get(FRESH_SID) == login.sid
@@ -68,9 +69,7 @@ def _needs_login(login: LoginSession | None, req: dict[str, str], flow: AuthFlow
     if "login" in req.get("prompt", "").split():
         return True
     max_age = req.get("max_age")
-    if max_age is not None and time.time() - login.auth_time > int(max_age):
-        return True
-    return acr.level(login.acr) < demanded
+    return max_age is not None and time.time() - login.auth_time > int(max_age)
 
 
 def decide(request: Request, provider: Provider, query: list[tuple[str, str]], flow: AuthFlow | None) -> Response:
@@ -96,7 +95,7 @@ def decide(request: Request, provider: Provider, query: list[tuple[str, str]], f
         return error_redirect(provider, req, exc.error, exc.description or exc.error)
     prompts = set(req.get("prompt", "").split())
     demanded = acr.demanded(req.get("acr_values"), client.default_acr)
-    if _needs_login(login, req, flow, demanded):
+    if _needs_login(login, req, flow):
         if "none" in prompts:
             return error_redirect(provider, req, "login_required", "the person must sign in")
         return _to_step(request, provider, query, client, flow, "/login")

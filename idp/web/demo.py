@@ -3,6 +3,7 @@ client, discovery, PKCE, state and nonce, talking to this provider over real HTT
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from typing import Annotated, Any
@@ -34,7 +35,7 @@ def _ensure_client(provider: Provider) -> None:
     issuer = provider.settings.issuer
     if provider.clients.get(CLIENT_ID) is not None:
         return
-    try:
+    with contextlib.suppress(Conflict):  # another worker registered it first
         provider.runtime.run(
             lambda s: clients.create_client(
                 s,
@@ -48,8 +49,6 @@ def _ensure_client(provider: Provider) -> None:
                 actor="sandbox",
             )
         )
-    except Conflict:
-        pass  # another worker registered it first
     provider.clients.forget(CLIENT_ID)
 
 
