@@ -101,13 +101,17 @@ def decide(request: Request, provider: Provider, query: list[tuple[str, str]], f
         return _to_step(request, provider, query, client, flow, "/login")
     assert login is not None and user is not None
     if acr.level(login.acr) < demanded:
-        # The strongest sign-in available did not reach the level asked for: say so, never issue weaker.
-        return error_redirect(
-            provider,
-            req,
-            "unmet_authentication_requirements",
-            f"{acr.acr_for(demanded)} is required; this sign-in reached {login.acr}",
-        )
+        # Step up to exactly the level asked for; never hand out a weaker token in its place.
+        if "none" in prompts:
+            return error_redirect(provider, req, "interaction_required", f"{acr.acr_for(demanded)} needs the person")
+        if flow is not None and flow.params.get(STEPUP_DECLINED) == login.sid:
+            return error_redirect(
+                provider,
+                req,
+                "unmet_authentication_requirements",
+                f"{acr.acr_for(demanded)} is required; this sign-in reached {login.acr}",
+            )
+        return _to_step(request, provider, query, client, flow, "/stepup")
     requested = [s for s in scopes.parse(client.get_allowed_scope(req.get("scope", "")))]
     with runtime.transaction() as session:
         missing = consent.missing(session, login.person_id, client.client_id, requested)

@@ -6,6 +6,7 @@ A first login with a new phone registers a person at loa:1. Codes, attempts and 
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from anyio import from_thread
@@ -22,6 +23,7 @@ from idp.oauth import acr, otp, sessions, totp
 from idp.oauth.models import AuthFlow
 from idp.oauth.provider import Provider
 from idp.oauth.ratelimit import allowed
+from idp.proofing import service
 from idp.records import people
 from idp.records.models import Person
 from idp.web.authorize import FRESH_SID, load_flow
@@ -31,6 +33,7 @@ from idp.web.i18n import messages, pick_language
 from idp.web.pages import render
 
 router = APIRouter(tags=["login"])
+ALIPAY_PENDING = "_alipay_pending"
 ProviderDep = Annotated[Provider, Depends(get_provider)]
 AMR = "_amr"
 
@@ -49,7 +52,14 @@ async def login_page(request: Request, provider: ProviderDep, flow: str = "") ->
     def work() -> Response:
         current = load_flow(request, provider, flow)
         client = provider.clients.get(current.client_id)
-        return _page(request, provider, "login.html", current, client_name=client.name if client else "")
+        return _page(
+            request,
+            provider,
+            "login.html",
+            current,
+            client_name=client.name if client else "",
+            alipay=provider.adapters.alipay is not None,
+        )
 
     return await run_in_threadpool(work)
 
@@ -164,11 +174,16 @@ async def check_code(
                 person = people.register_by_phone(session, protector, phone, channel="web", client=current.client_id)
             elif not person.phone_verified:
                 person.phone_verified = True
+            pending_alipay = current.params.get(ALIPAY_PENDING)
+            if pending_alipay:
+                # The Alipay account was proven in this flow and the person just proved their phone: link them.
+                account = _open_alipay(provider, current, pending_alipay)
+                service.link_alipay(session, protector, person.id, account)
             has_totp = totp.is_enrolled(session, person.id)
             row = session.merge(current)
             row.person_id = person.id
             row.pending_factors = ["totp"] if has_totp else []
-            row.params = {**row.params, AMR: "sms"}
+            row.params = {**{k: v for k, v in row.params.items() if k != ALIPAY_PENDING}, AMR: "sms"}
             session.flush()
             session.expunge(row)
         if has_totp:
@@ -216,6 +231,68 @@ async def check_totp(
         if outcome is not None:
             error = _locked(t, outcome) if outcome.reason == "locked" else t["wrong_code"]
             return _page(request, provider, "login_totp.html", current, 400, error=error)
+        return finish_login(request, provider, row)
+
+    return await run_in_threadpool(work)
+
+
+def _seal_alipay(provider: Provider, flow_id: str, account: str) -> str:
+    return base64.b64encode(provider.runtime.protector.encrypt("auth_flows", "alipay", flow_id, account)).decode()
+
+
+def _open_alipay(provider: Provider, flow: AuthFlow, sealed: str) -> str:
+    return provider.runtime.protector.decrypt("auth_flows", "alipay", flow.id, base64.b64decode(sealed))
+
+
+@router.get("/login/alipay")
+async def alipay_start(request: Request, provider: ProviderDep, flow: str = "") -> Response:
+    """Sign in with Alipay: the state names the flow and is keyed to this browser."""
+
+    def work() -> Response:
+        current = load_flow(request, provider, flow)
+        alipay = provider.adapters.alipay
+        if alipay is None:
+            raise InvalidInput("支付宝登录未启用。Alipay sign-in is not enabled.")
+        state = f"{current.id}.{csrf_token(provider.runtime.protector, 'alipay', current.id, request.cookies.get('yw_b', ''))}"
+        return RedirectResponse(alipay.authorize_url(state, f"{provider.settings.issuer}/login/alipay/callback"), 303)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/login/alipay/callback")
+async def alipay_callback(request: Request, provider: ProviderDep, auth_code: str = "", state: str = "") -> Response:
+    def work() -> Response:
+        flow_id, _, mac = state.partition(".")
+        check_csrf(provider.runtime.protector, request, mac, "alipay", flow_id)
+        current = load_flow(request, provider, flow_id)
+        alipay = provider.adapters.alipay
+        t = messages(pick_language(request))
+        client = provider.clients.get(current.client_id)
+        again = {"client_name": client.name if client else "", "alipay": alipay is not None}
+        if alipay is None or not auth_code:
+            return _page(request, provider, "login.html", current, 400, error=t["provider_down"], **again)
+        try:
+            token = from_thread.run(alipay.exchange_code, auth_code)
+        except AdapterError:
+            return _page(request, provider, "login.html", current, 503, error=t["provider_down"], **again)
+        with provider.runtime.transaction() as session:
+            person_id = service.alipay_person(session, provider.runtime.protector, token.account)
+            row = session.merge(current)
+            if person_id is None:
+                # Unknown account: it may only be linked to a person who proves themselves in this same flow.
+                row.params = {**row.params, ALIPAY_PENDING: _seal_alipay(provider, current.id, token.account)}
+                session.flush()
+                session.expunge(row)
+                return _page(request, provider, "login.html", row, 200, notice=t["alipay_link"], **again)
+            has_totp = totp.is_enrolled(session, person_id)
+            row.person_id = person_id
+            row.pending_factors = ["totp"] if has_totp else []
+            # RFC 8176 `swk`: the Alipay app approves with credentials held in software on the person's phone.
+            row.params = {**row.params, AMR: "swk"}
+            session.flush()
+            session.expunge(row)
+        if has_totp:
+            return RedirectResponse(f"/login/totp?flow={current.id}", 303)
         return finish_login(request, provider, row)
 
     return await run_in_threadpool(work)
