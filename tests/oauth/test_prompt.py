@@ -79,11 +79,16 @@ def test_consent_page_says_what_each_scope_releases(bench: Bench) -> None:
     assert "Your mobile phone number" in english.text
 
 
-def test_acr_above_what_the_person_can_prove_is_a_clear_error_not_a_weaker_token(bench: Bench) -> None:
+def test_acr_above_the_session_leads_to_step_up_never_a_weaker_token(bench: Bench) -> None:
     first = bench.authorize(**bench.auth_params(acr_values=LOA2))
     assert first.headers["location"].startswith("/login?flow=")
-    final = bench.follow(bench.sign_in(first.headers["location"]))
-    params = query_of(final.headers["location"])
+    resumed = bench.client.get(bench.sign_in(first.headers["location"]).headers["location"])
+    assert resumed.headers["location"].startswith("/stepup?flow=")
+    page = bench.client.get(resumed.headers["location"])
+    declined = bench.client.post(
+        "/stepup/decline", data={"flow": form_value(page.text, "flow"), "csrf": form_value(page.text, "csrf")}
+    )
+    params = query_of(bench.client.get(declined.headers["location"]).headers["location"])
     assert params["error"] == "unmet_authentication_requirements" and "code" not in params
     assert LOA2 in params["error_description"]
 
