@@ -97,7 +97,7 @@ def test_client_default_acr_is_enforced(bench: Bench) -> None:
     strict = bench.register(name="严格部门", default_acr=LOA2)
     bench.code_flow()  # a loa:1 session exists
     response = bench.authorize(**bench.auth_params(strict))
-    assert response.headers["location"].startswith("/login?flow=")  # must step up, not reuse loa:1
+    assert response.headers["location"].startswith("/stepup?flow=")  # must step up, not reuse loa:1
 
 
 def test_scope_not_registered_is_never_granted(bench: Bench) -> None:
