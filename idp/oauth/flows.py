@@ -6,6 +6,7 @@ from one browser can't be completed in another.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from datetime import timedelta
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from idp.db import utcnow
 from idp.errors import InvalidInput
 from idp.oauth.models import AuthFlow
+from idp.protect import Protector
 
 _BROWSER = "_browser"
 
@@ -48,6 +50,15 @@ def get(session: Session, flow_id: str | None, browser: str | None) -> AuthFlow:
             "该登录请求来自另一个浏览器，请重新开始。This sign-in request belongs to another browser; please start again."
         )
     return flow
+
+
+def seal(protector: Protector, flow_id: str, purpose: str, text: str) -> str:
+    """Personal data a flow must carry between steps (a name, an account), encrypted and bound to the flow."""
+    return base64.b64encode(protector.encrypt("auth_flows", purpose, flow_id, text)).decode()
+
+
+def unseal(protector: Protector, flow: AuthFlow, purpose: str, sealed: str) -> str:
+    return protector.decrypt("auth_flows", purpose, flow.id, base64.b64decode(sealed))
 
 
 def request_params(flow: AuthFlow) -> dict[str, str]:

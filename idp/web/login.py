@@ -6,7 +6,6 @@ A first login with a new phone registers a person at loa:1. Codes, attempts and 
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from anyio import from_thread
@@ -19,7 +18,7 @@ from idp import audit
 from idp.errors import InvalidInput
 from idp.identity import InvalidIdentifier, normalize_mobile
 from idp.masking import mask
-from idp.oauth import acr, otp, sessions, totp
+from idp.oauth import acr, flows, otp, sessions, totp
 from idp.oauth.models import AuthFlow
 from idp.oauth.provider import Provider
 from idp.oauth.ratelimit import allowed
@@ -177,7 +176,7 @@ async def check_code(
             pending_alipay = current.params.get(ALIPAY_PENDING)
             if pending_alipay:
                 # The Alipay account was proven in this flow and the person just proved their phone: link them.
-                account = _open_alipay(provider, current, pending_alipay)
+                account = flows.unseal(protector, current, "alipay", pending_alipay)
                 service.link_alipay(session, protector, person.id, account)
             has_totp = totp.is_enrolled(session, person.id)
             row = session.merge(current)
@@ -236,14 +235,6 @@ async def check_totp(
     return await run_in_threadpool(work)
 
 
-def _seal_alipay(provider: Provider, flow_id: str, account: str) -> str:
-    return base64.b64encode(provider.runtime.protector.encrypt("auth_flows", "alipay", flow_id, account)).decode()
-
-
-def _open_alipay(provider: Provider, flow: AuthFlow, sealed: str) -> str:
-    return provider.runtime.protector.decrypt("auth_flows", "alipay", flow.id, base64.b64decode(sealed))
-
-
 @router.get("/login/alipay")
 async def alipay_start(request: Request, provider: ProviderDep, flow: str = "") -> Response:
     """Sign in with Alipay: the state names the flow and is keyed to this browser."""
@@ -280,7 +271,10 @@ async def alipay_callback(request: Request, provider: ProviderDep, auth_code: st
             row = session.merge(current)
             if person_id is None:
                 # Unknown account: it may only be linked to a person who proves themselves in this same flow.
-                row.params = {**row.params, ALIPAY_PENDING: _seal_alipay(provider, current.id, token.account)}
+                row.params = {
+                    **row.params,
+                    ALIPAY_PENDING: flows.seal(provider.runtime.protector, current.id, "alipay", token.account),
+                }
                 session.flush()
                 session.expunge(row)
                 return _page(request, provider, "login.html", row, 200, notice=t["alipay_link"], **again)

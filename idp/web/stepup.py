@@ -226,19 +226,11 @@ async def by_unionpay(
     return await run_in_threadpool(work)
 
 
-def _seal_pending(provider: Provider, flow_id: str, data: dict[str, str]) -> str:
-    """Name and ID number waiting for Alipay's answer, kept encrypted inside the flow."""
-    blob = provider.runtime.protector.encrypt("auth_flows", "pending", flow_id, json.dumps(data))
-    return base64.b64encode(blob).decode()
-
-
 def _open_pending(provider: Provider, flow: AuthFlow) -> dict[str, str]:
     sealed = flow.params.get("_pending")
     if not sealed:
         raise InvalidInput("没有进行中的核验。No verification is in progress.")
-    data: dict[str, str] = json.loads(
-        provider.runtime.protector.decrypt("auth_flows", "pending", flow.id, base64.b64decode(sealed))
-    )
+    data: dict[str, str] = json.loads(flows.unseal(provider.runtime.protector, flow, "pending", sealed))
     return data
 
 
@@ -267,8 +259,11 @@ async def by_alipay(
             return _provider_down(request, provider, ctx)
         with provider.runtime.transaction() as session:
             row = session.merge(ctx.flow)
-            pending = _seal_pending(
-                provider, flow, {"name": name.strip(), "id_number": id_number.strip(), "certify_id": certify_id}
+            pending = flows.seal(
+                provider.runtime.protector,
+                flow,
+                "pending",
+                json.dumps({"name": name.strip(), "id_number": id_number.strip(), "certify_id": certify_id}),
             )
             row.params = {**row.params, "_pending": pending}
         return RedirectResponse(alipay.certify_url(certify_id), 303)
