@@ -355,6 +355,36 @@ class PgWatch:
         return counter[key] / self.samples if self.samples else 0.0
 
 
+def worker_restarts(log: Path) -> int:
+    """How many times uvicorn's supervisor replaced a worker ("Child process [..] died")."""
+    return log.read_text(errors="replace").count("died")
+
+
+def wait_stable(master: int, workers: int, log: Path, quiet: float = 10, limit: float = 300) -> int:
+    """Wait until `workers` uvicorn workers have run for `quiet` seconds without a restart; return the restarts
+    seen so far. (uvicorn kills a worker that misses a 5 s health ping, and a worker that re-imports our CLI
+    module under spawn can take longer than that to start on a busy machine: measuring while workers cycle
+    would measure their start-ups.)"""
+    deadline = time.monotonic() + limit
+    last: tuple[set[int], int] | None = None
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        procs = _all_procs()
+        kids = set()
+        for pid, (ppid, _, _) in procs.items():
+            if ppid == master:
+                with suppress(OSError):
+                    if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        kids.add(pid)
+        state = (kids, worker_restarts(log))
+        if state != last or len(kids) != workers:
+            last, since = state, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return state[1]
+        time.sleep(0.5)
+    raise SystemExit(f"our workers did not settle within {limit:.0f}s ({last[1] if last else 0} restarts)")
+
+
 def yiwang(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "idp.cli.main", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
@@ -368,6 +398,8 @@ def yiwang(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:
 class Ours:
     base: str
     proc: subprocess.Popen[bytes]
+    log: Path
+    restarts_at_start: int
     cc: dict[str, Any]
     rp: dict[str, Any]
     redirect_uri: str
@@ -382,6 +414,7 @@ def start_ours(args: argparse.Namespace, workdir: Path, db_url: str | None) -> I
         "YIWANG_DATA_DIR": str(workdir / "var"),
         "YIWANG_ISSUER": base,
         "YIWANG_LOG_LEVEL": args.log_level,
+        "YIWANG_ACCESS_LOG": "true" if args.access_log else "false",
         "PYTHONUNBUFFERED": "1",
         # Every virtual browser comes from 127.0.0.1: lift the SMS limits for the run.
         "YIWANG_SMS_PER_IP_PER_10MIN": "1000000000",
@@ -392,7 +425,8 @@ def start_ours(args: argparse.Namespace, workdir: Path, db_url: str | None) -> I
         env["YIWANG_DATABASE_URL"] = db_url
     if args.redis_url:
         env["YIWANG_REDIS_URL"] = args.redis_url
-    log = (workdir / "yiwang.log").open("wb")
+    log_path = workdir / "yiwang.log"
+    log = log_path.open("wb")
     cmd = [sys.executable, "-m", "idp.cli.main", "serve", "--port", str(port), "--workers", str(args.workers)]
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -416,7 +450,8 @@ def start_ours(args: argparse.Namespace, workdir: Path, db_url: str | None) -> I
             "phone",
             "--json",
         )
-        yield Ours(base, proc, cc, rp, redirect_uri)
+        restarts = wait_stable(proc.pid, args.workers, log_path) if args.workers > 1 else 0
+        yield Ours(base, proc, log_path, restarts, cc, rp, redirect_uri)
     finally:
         stop(proc)
         log.close()
@@ -841,6 +876,12 @@ def main() -> int:
     ap.add_argument("--driver-procs", type=int, default=2, help="processes running the browsers (default 2)")
     ap.add_argument("--rounds", type=int, default=1, help="alternate ours/reference this many times (default 1)")
     ap.add_argument("--log-level", default="INFO", help="our server's log level (INFO logs every request)")
+    ap.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="our per-request JSON access log (off by default, as oidc-provider logs nothing per request)",
+    )
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--skip-cc", action="store_true")
     ap.add_argument("--skip-logins", action="store_true")
@@ -868,7 +909,7 @@ def main() -> int:
     cc_ref: list[WrkResult] = []
     logins: LoginResult | None = None
     profiles: dict[str, str] = {}
-    restarts = 0
+    restarts = (0, 0)
     try:
         db_cm = postgres_database(args.pg_admin_url) if args.db == "postgres" else nullcontext(None)
         with db_cm as db_url, start_ours(args, workdir, db_url) as ours:
@@ -891,7 +932,7 @@ def main() -> int:
                         run_logins(ours, secs - 3, 0, args.browsers, args.driver_procs)
                     if out.exists():
                         profiles["logins"] = profile_summary(out, args.profile_top)
-        restarts = (workdir / "yiwang.log").read_text(errors="replace").count("died")
+            restarts = (ours.restarts_at_start, worker_restarts(ours.log) - ours.restarts_at_start)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -947,7 +988,7 @@ def report(
     cc_ref: list[WrkResult],
     logins: LoginResult | None,
     profiles: dict[str, str],
-    restarts: int,
+    restarts: tuple[int, int],
 ) -> None:
     print()
     if cc_ours:
@@ -1022,8 +1063,13 @@ def report(
             print(f"  active backends by wait: {waits}")
             for query, n in pg.lock_waiters.most_common(3):
                 print(f"  waiting for a lock ({n / pg.samples:.2f} backends on average): {query}")
-    if restarts:
-        print(f"\nWARNING: uvicorn restarted {restarts} worker(s) during the run (missed health pings)")
+    if restarts[0]:
+        print(
+            f"\nnote: uvicorn replaced {restarts[0]} starting worker(s) that missed its 5 s health ping before the "
+            "workers settled (measurements began after they did)"
+        )
+    if restarts[1]:
+        print(f"WARNING: uvicorn replaced {restarts[1]} worker(s) during the measurements: figures are disturbed")
     for name, text in profiles.items():
         print()
         print(f"== profile of our workers under the {name} load (py-spy)")

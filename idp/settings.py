@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         "(e.g. `1,5,9,Y` or `11,91`); empty accepts every authority in the GB 32100 tables.",
     )
     log_level: str = "INFO"
+    access_log: bool = Field(True, description="One JSON line per HTTP request (credentials and PII masked).")
 
     # OAuth 2.0 / OpenID Connect lifetimes (seconds).
     access_token_ttl: int = 600

@@ -33,10 +33,14 @@ class Outbox:
         message_id = secrets.token_hex(8)
         item = {"id": message_id, "provider": provider, "phone": phone, "text": text, "code": code, "at": time.time()}
         self.store.append(CHANNEL, item)
+        # Also kept per phone, so reading one phone's messages doesn't decode the whole outbox.
+        self.store.append(f"{CHANNEL}:{phone}", item, keep=20)
         return message_id
 
     def messages(self, phone: str | None = None) -> list[dict[str, Any]]:
-        return [m for m in self.store.items(CHANNEL) if phone is None or m["phone"] == phone]
+        if phone is None:
+            return self.store.items(CHANNEL)
+        return self.store.items(f"{CHANNEL}:{phone}")
 
     def latest_code(self, phone: str) -> str | None:
         """For tests and demos: the newest code sent to `phone`."""

@@ -101,6 +101,9 @@ def serve(
         workers=workers,
         log_config=logging_config(settings.log_level),
         timeout_graceful_shutdown=15,
+        access_log=settings.access_log,
+        # A worker imports the whole service (PDF signing, face models) before it answers its first ping.
+        timeout_worker_healthcheck=60,
         proxy_headers=True,
     )
 

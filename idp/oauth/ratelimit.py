@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.oauth.models import RateCounter
@@ -22,25 +22,17 @@ class DatabaseCounters:
         self._sessions = sessions
 
     def hit(self, key: str, window: int) -> int:
+        """One atomic upsert per hit (INSERT … ON CONFLICT DO UPDATE … RETURNING), on both backends."""
         start = int(time.time()) // window * window
-        for _ in range(3):
-            try:
-                with self._sessions() as session, session.begin():
-                    result = session.execute(
-                        update(RateCounter)
-                        .where(RateCounter.key == key, RateCounter.window_start == start)
-                        .values(count=RateCounter.count + 1)
-                    )
-                    if result.rowcount == 0:  # type: ignore[attr-defined]
-                        session.add(RateCounter(key=key, window_start=start, count=1))
-                        session.flush()
-                    count = session.scalar(
-                        select(RateCounter.count).where(RateCounter.key == key, RateCounter.window_start == start)
-                    )
-                    return int(count or 0)
-            except IntegrityError:
-                continue  # a concurrent first hit created the row: count again
-        raise RuntimeError("rate counter contention")
+        with self._sessions() as session, session.begin():
+            dialect = session.get_bind().dialect.name
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            statement = insert(RateCounter).values(key=key, window_start=start, count=1)
+            statement = statement.on_conflict_do_update(
+                index_elements=[RateCounter.key, RateCounter.window_start],
+                set_={"count": RateCounter.count + 1},
+            ).returning(RateCounter.count)
+            return int(session.execute(statement).scalar_one())
 
 
 class RedisCounters:

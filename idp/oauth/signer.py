@@ -54,8 +54,12 @@ class TokenSigner:
         self._loaded = time.monotonic()
 
     def refresh(self, force: bool = False) -> None:
-        if force or time.monotonic() - self._loaded > self.REFRESH:
-            with self._lock:
+        if not force and time.monotonic() - self._loaded <= self.REFRESH:
+            return
+        loaded = self._loaded
+        with self._lock:
+            # Threads that queued behind the one reloading must not reload again, one after another.
+            if self._loaded == loaded:
                 self._load()
 
     def sign(self, claims: dict[str, Any], typ: str = "JWT") -> str:
