@@ -21,8 +21,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from asn1crypto import cms
+from asn1crypto import cms, core
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
@@ -116,7 +117,35 @@ class _StampContent(PdfContent):  # type: ignore[misc]
         return b"q %g 0 0 %g 0 0 cm /Seal Do Q" % (self.box.width, self.box.height)
 
 
-class LoadedKeySigner(Signer):  # type: ignore[misc]
+def settle(value: core.Asn1Value) -> core.Asn1Value:
+    """Serialise an asn1crypto tree bottom-up, children before parents.
+
+    asn1crypto never clears a constructed value's "mutated" flag, so dumping a deep freshly built tree from the
+    top re-encodes inner nodes again and again: depending on the shape, one CMS took 20-70 s instead of 1 ms
+    (wbond/asn1crypto#256). Encoding the leaves first caches every node's bytes, so each is encoded once.
+    """
+    children = getattr(value, "children", None)
+    if children:
+        for child in children:
+            if isinstance(child, core.Asn1Value):
+                settle(child)
+    if isinstance(value, core.Choice) and value._choice is not None:  # noqa: SLF001
+        settle(value.chosen)
+    parsed = getattr(value, "_parsed", None)
+    if isinstance(value, core.Any | core.ParsableOctetString) and parsed is not None:
+        settle(parsed[0] if isinstance(parsed, tuple) else parsed)
+    value.dump()
+    return value
+
+
+class SettledSigner(Signer):  # type: ignore[misc]
+    """A pyHanko signer whose CMS output is serialised bottom-up (see `settle`) before pyHanko dumps it."""
+
+    async def async_sign(self, *args: Any, **kwargs: Any) -> cms.ContentInfo:
+        return settle(await super().async_sign(*args, **kwargs))
+
+
+class LoadedKeySigner(SettledSigner):
     """A pyHanko signer around a key that stays loaded; a dry run costs nothing (zero bytes of the right size)."""
 
     def __init__(

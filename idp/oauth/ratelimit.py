@@ -27,12 +27,16 @@ class DatabaseCounters:
         with self._sessions() as session, session.begin():
             dialect = session.get_bind().dialect.name
             insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            statement = insert(RateCounter).values(key=key, window_start=start, count=1)
-            statement = statement.on_conflict_do_update(
-                index_elements=[RateCounter.key, RateCounter.window_start],
-                set_={"count": RateCounter.count + 1},
-            ).returning(RateCounter.count)
-            return int(session.execute(statement).scalar_one())
+            upsert = (
+                insert(RateCounter)
+                .values(key=key, window_start=start, count=1)
+                .on_conflict_do_update(
+                    index_elements=[RateCounter.key, RateCounter.window_start],
+                    set_={"count": RateCounter.count + 1},
+                )
+                .returning(RateCounter.count)
+            )
+            return int(session.execute(upsert).scalar_one())
 
 
 class RedisCounters:

@@ -109,34 +109,3 @@ def server(module_rt: Runtime, module_settings: Settings) -> Iterator[str]:
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _debug_cms():  # TEMPORARY
-    from pyhanko.sign.signers import pdf_byterange
-    orig = pdf_byterange.PreparedByteRangeDigest.fill_with_cms
-
-    def paths(obj, path, out, depth=0):
-        if depth > 30:
-            return
-        if getattr(obj, "_mutated", False):
-            out.append(path)
-        children = getattr(obj, "children", None)
-        if children:
-            for i, c in enumerate(children):
-                if c is not None and not isinstance(c, tuple) and hasattr(c, "children"):
-                    paths(c, f"{path}/{type(c).__name__}[{i}]", out, depth + 1)
-
-    def wrapped(self, output, cms_data):
-        out = []
-        paths(cms_data, "root", out)
-        deep = max(out, key=lambda p: p.count("/")) if out else ""
-        t = time.monotonic()
-        r = orig(self, output, cms_data)
-        d = time.monotonic() - t
-        with open("/tmp/cmsdebug.txt", "a") as f:
-            f.write(f"{d:.2f} mutated={len(out)} deepest={deep}\n")
-        return r
-
-    pdf_byterange.PreparedByteRangeDigest.fill_with_cms = wrapped
-    yield
