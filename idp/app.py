@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime_lock = threading.Lock()
     app.state.runtime_tried_at = 0.0
     problems.install(app)
+    app.router.routes.insert(0, oauth_api.TOKEN_ROUTE)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.include_router(health.router)
     app.include_router(home.router)
