@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Integer, String, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from idp.db import Base, UTCDateTime, utcnow
 from idp.masking import mask_text
@@ -92,8 +93,19 @@ def _digest(row: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def record(session: Session, event: Event) -> AuditEvent:
-    """Append `event` in the caller's transaction: it commits, or vanishes, with the change it describes."""
+_PENDING = "yiwang.audit.pending"
+
+
+def record(session: Session, event: Event) -> None:
+    """Append `event` in the caller's transaction: it commits, or vanishes, with the change it describes.
+
+    The event is written at commit time (see `_append_pending`): the head row that orders the chain is then
+    locked only for the moment of the commit, not for the whole transaction, so writers queue briefly.
+    """
+    session.info.setdefault(_PENDING, []).append(event)
+
+
+def _append(session: Session, event: Event) -> AuditEvent:
     # The UPDATE comes first so that it takes the row lock (PostgreSQL) before we read the head.
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
     head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
@@ -114,6 +126,23 @@ def record(session: Session, event: Event) -> AuditEvent:
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=row.hash))
     session.flush()
     return row
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's commit: the events wait for the real one
+    pending = session.info.pop(_PENDING, None)
+    for item in pending or ():
+        _append(session, item)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    # Only the outermost transaction's end discards what it didn't commit: a savepoint rolled back inside it
+    # (a caught IntegrityError) must not take the transaction's other events with it.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,12 @@ def test_intact_chain_verifies(rt: Runtime) -> None:
 
 def test_masks_personal_data_in_events(rt: Runtime) -> None:
     with rt.transaction() as s:
-        row = audit.record(
+        audit.record(
             s,
             audit.Event(action="t", subject="11010519491231002X", actor="13800138000", detail={"n": "13800138000"}),
         )
+    with rt.transaction() as s:
+        row = audit.tail(s, 1)[0]
     assert "11010519491231002X" not in row.subject and "13800138000" not in row.actor + str(row.detail)
 
 
@@ -117,3 +119,20 @@ def test_rolled_back_work_leaves_no_event(rt: Runtime) -> None:
         raise RuntimeError("the change failed")
     after = _verify(rt)
     assert after.intact and after.checked == before
+
+
+def test_a_rolled_back_savepoint_keeps_the_transactions_other_events(rt: Runtime) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from idp.db import utcnow
+    from idp.oauth.models import RevokedAccessToken
+
+    with rt.transaction() as s:
+        audit.record(s, audit.Event(action="outer.first", subject="x"))
+        s.add(RevokedAccessToken(jti="dup", expires_at=utcnow()))
+        s.flush()
+        with pytest.raises(IntegrityError), s.begin_nested():
+            s.add(RevokedAccessToken(jti="dup", expires_at=utcnow()))
+        audit.record(s, audit.Event(action="outer.second", subject="x"))
+    with rt.transaction() as s:
+        assert [e.action for e in audit.tail(s, 2)] == ["outer.first", "outer.second"]
