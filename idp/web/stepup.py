@@ -39,6 +39,7 @@ router = APIRouter(prefix="/stepup", tags=["step-up"])
 ProviderDep = Annotated[Provider, Depends(get_provider)]
 MAX_FRAMES, MAX_FRAME_BYTES = 24, 400_000
 FACE_TRIES = 3
+SAMPLED_FRAMES = 4
 
 
 @dataclass
@@ -397,6 +398,12 @@ async def face_check(request: Request, provider: ProviderDep) -> Response:
             seen = [(f, lm) for f, lm in zip(frames, landmarks, strict=True) if lm is not None]
             best = min(seen, key=lambda pair: abs(liveness.head_yaw(pair[1])))[0]
             probe = face.encode(best)
+            # The challenge proves liveness only if one face did it all: frames spread over the sequence must
+            # be the probe's face (a spliced video of two people fails here).
+            step = max(1, len(seen) // SAMPLED_FRAMES)
+            for frame, _ in seen[::step][:SAMPLED_FRAMES]:
+                if face.distance(probe, face.encode(frame)) > face.threshold:
+                    return JSONResponse({"error": t["face_mismatch"], "retry": f"/stepup/face?flow={flow_id}"}, 400)
             if face.distance(probe, face.encode(reference.photo)) > face.threshold:
                 return JSONResponse({"error": t["face_mismatch"], "retry": f"/stepup/face?flow={flow_id}"}, 400)
             outcome = "success"
