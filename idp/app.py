@@ -24,6 +24,7 @@ from idp.web import (
     admin,
     authorize,
     clients_api,
+    csc_api,
     demo,
     health,
     home,
@@ -33,6 +34,7 @@ from idp.web import (
     pki_routes,
     problems,
     sandbox,
+    signing_api,
     stepup,
 )
 
@@ -93,4 +95,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if emulators is not None:
         emulators.mount(app, "/sandbox")
     app.include_router(pki_routes.router)
+    app.include_router(signing_api.router)
+    app.include_router(csc_api.router)
     return app

@@ -35,7 +35,9 @@ def _issuer(authority: Authority, role: str) -> Identity:
     return {ROOT: authority.root, ISSUING: authority.issuing}[role]
 
 
-def build(session: Session, authority: Authority, role: str, number: int, now: datetime) -> x509.CertificateRevocationList:
+def build(
+    session: Session, authority: Authority, role: str, number: int, now: datetime
+) -> x509.CertificateRevocationList:
     issuer = _issuer(authority, role)
     builder = (
         x509.CertificateRevocationListBuilder()

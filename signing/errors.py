@@ -1,9 +1,9 @@
 """Signing refusals that idp.errors has no class for; rendered by the same RFC 7807 handler.
 
-    YiwangError (idp.errors)
-     ├── Forbidden          403  a seal's policy does not allow this requester, kind or volume
-     ├── PayloadTooLarge    413  an upload beyond the configured limit
-     └── UnprocessablePdf   422  not a PDF, encrypted, or broken beyond reading
+YiwangError (idp.errors)
+ ├── Forbidden          403  a seal's policy does not allow this requester, kind or volume
+ ├── PayloadTooLarge    413  an upload beyond the configured limit
+ └── UnprocessablePdf   422  not a PDF, encrypted, or broken beyond reading
 """
 
 from __future__ import annotations

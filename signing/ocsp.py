@@ -130,4 +130,3 @@ def respond(session: Session, authority: Authority, request_der: bytes, now: dat
         now=now,
     )
     return response.public_bytes(serialization.Encoding.DER)
-

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import cms, core
+from asn1crypto import cms
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
@@ -37,6 +37,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers.pdf_cms import Signer
@@ -46,6 +47,8 @@ from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from idp.errors import InvalidInput
+from signing.asn1 import settle
+from signing.cades import CadesTemplate
 from signing.errors import UnprocessablePdf
 
 B_B, B_T, B_LT = "B-B", "B-T", "B-LT"
@@ -83,7 +86,9 @@ class StampImage:
     def content(self) -> PdfContent:
         return _StampContent(self)
 
-    def _stream(self, data: bytes, colour_space: str, extra: dict[generic.NameObject, generic.PdfObject]) -> generic.StreamObject:
+    def _stream(
+        self, data: bytes, colour_space: str, extra: dict[generic.NameObject, generic.PdfObject]
+    ) -> generic.StreamObject:
         return generic.StreamObject(
             {
                 pdf_name("/Type"): pdf_name("/XObject"),
@@ -98,10 +103,9 @@ class StampImage:
             encoded_data=data,
         )
 
-    def write(self, writer: signers.PdfSigner | object) -> generic.IndirectObject:
-        add = writer.add_object  # type: ignore[attr-defined]
-        mask = add(self._stream(self._alpha, "/DeviceGray", {}))
-        return add(self._stream(self._rgb, "/DeviceRGB", {pdf_name("/SMask"): mask}))  # type: ignore[no-any-return]
+    def write(self, writer: BasePdfFileWriter) -> generic.IndirectObject:
+        mask = writer.add_object(self._stream(self._alpha, "/DeviceGray", {}))
+        return writer.add_object(self._stream(self._rgb, "/DeviceRGB", {pdf_name("/SMask"): mask}))
 
 
 class _StampContent(PdfContent):  # type: ignore[misc]
@@ -117,36 +121,65 @@ class _StampContent(PdfContent):  # type: ignore[misc]
         return b"q %g 0 0 %g 0 0 cm /Seal Do Q" % (self.box.width, self.box.height)
 
 
-def settle(value: core.Asn1Value) -> core.Asn1Value:
-    """Serialise an asn1crypto tree bottom-up, children before parents.
+class TemplateSigner(Signer):  # type: ignore[misc]
+    """A pyHanko signer that builds its CMS from a per-certificate `CadesTemplate` (see `signing.cades`);
+    subclasses supply `async_sign_raw` and `max_signature_bytes`."""
 
-    asn1crypto never clears a constructed value's "mutated" flag, so dumping a deep freshly built tree from the
-    top re-encodes inner nodes again and again: depending on the shape, one CMS took 20-70 s instead of 1 ms
-    (wbond/asn1crypto#256). Encoding the leaves first caches every node's bytes, so each is encoded once.
-    """
-    children = getattr(value, "children", None)
-    if children:
-        for child in children:
-            if isinstance(child, core.Asn1Value):
-                settle(child)
-    if isinstance(value, core.Choice) and value._choice is not None:  # noqa: SLF001
-        settle(value.chosen)
-    parsed = getattr(value, "_parsed", None)
-    if isinstance(value, core.Any | core.ParsableOctetString) and parsed is not None:
-        settle(parsed[0] if isinstance(parsed, tuple) else parsed)
-    value.dump()
-    return value
+    max_signature_bytes = 512
+
+    def __init__(
+        self, cert: asn1_x509.Certificate, chain: list[asn1_x509.Certificate], signature_algorithm: str
+    ) -> None:
+        super().__init__(signing_cert=cert, cert_registry=SimpleCertificateStore.from_certs(chain), embed_roots=True)
+        self.template = CadesTemplate(cert, chain, signature_algorithm)
+
+    async def async_sign(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: Any = False,
+        use_pades: Any = False,
+        timestamper: Any = None,
+        signed_attr_settings: Any = None,
+        is_pdf_sig: Any = True,
+        encap_content_info: Any = None,
+    ) -> cms.ContentInfo:
+        if digest_algorithm != "sha256" or dry_run or not use_pades or encap_content_info is not None:
+            generic = await super().async_sign(
+                data_digest,
+                digest_algorithm,
+                dry_run=dry_run,
+                use_pades=use_pades,
+                timestamper=timestamper,
+                signed_attr_settings=signed_attr_settings,
+                is_pdf_sig=is_pdf_sig,
+                encap_content_info=encap_content_info,
+            )
+            return settle(generic)  # type: ignore[no-any-return]
+
+        async def raw(data: bytes) -> bytes:
+            return await self.async_sign_raw(data, "sha256")  # type: ignore[no-any-return]
+
+        return cms.ContentInfo.load(await self.template.sign(data_digest, raw, timestamper))
 
 
-class SettledSigner(Signer):  # type: ignore[misc]
-    """A pyHanko signer whose CMS output is serialised bottom-up (see `settle`) before pyHanko dumps it."""
+def signature_algorithm_for(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+) -> str:
+    return "sha256_ecdsa" if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) else "sha256_rsa"
 
-    async def async_sign(self, *args: Any, **kwargs: Any) -> cms.ContentInfo:
-        return settle(await super().async_sign(*args, **kwargs))
+
+def max_signature_bytes(
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+) -> int:
+    # DER ECDSA signatures are at most 2 * (order bytes + 3) + 2; RSA ones exactly the modulus size.
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return 2 * (key.curve.key_size // 8 + 3) + 2
+    return key.key_size // 8
 
 
-class LoadedKeySigner(SettledSigner):
-    """A pyHanko signer around a key that stays loaded; a dry run costs nothing (zero bytes of the right size)."""
+class LoadedKeySigner(TemplateSigner):
+    """A signer around a key that stays loaded; a dry run costs nothing (zero bytes of the right size)."""
 
     def __init__(
         self,
@@ -154,10 +187,9 @@ class LoadedKeySigner(SettledSigner):
         cert: asn1_x509.Certificate,
         chain: list[asn1_x509.Certificate],
     ) -> None:
-        super().__init__(signing_cert=cert, cert_registry=SimpleCertificateStore.from_certs(chain), embed_roots=True)
+        super().__init__(cert, chain, signature_algorithm_for(key))
         self._key = key
-        # DER ECDSA signatures are at most 2 * (order bytes + 3) + 2; RSA ones exactly the modulus size.
-        self.max_signature_bytes = 2 * (key.curve.key_size // 8 + 3) + 2 if isinstance(key, ec.EllipticCurvePrivateKey) else key.key_size // 8
+        self.max_signature_bytes = max_signature_bytes(key)
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         if dry_run:
@@ -243,7 +275,9 @@ def _page_index(reader: PdfFileReader, page: int) -> tuple[int, tuple[float, flo
     return index, (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
-def _box(placement: Placement, image: StampImage, media: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+def _box(
+    placement: Placement, image: StampImage, media: tuple[float, float, float, float]
+) -> tuple[int, int, int, int]:
     if not 10 <= placement.width <= 1000:
         raise InvalidInput("the seal width must be 10 to 1000 points")
     height = placement.width * image.aspect

@@ -139,10 +139,6 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm:
-    return hashes.SHA256()
-
-
 def key_usage(*, sign: bool = False, non_repudiation: bool = False, ca: bool = False) -> x509.KeyUsage:
     return x509.KeyUsage(
         digital_signature=sign,
@@ -162,18 +158,30 @@ def pointers(urls: PkiUrls, issuer_role: str, *, ocsp: bool = True) -> list[x509
     if issuer_role == ROOT:
         return [
             x509.AuthorityInformationAccess(
-                [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls.root_cert))]
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls.root_cert)
+                    )
+                ]
             ),
             x509.CRLDistributionPoints(
                 [x509.DistributionPoint([x509.UniformResourceIdentifier(urls.root_crl)], None, None, None)]
             ),
         ]
-    access = [x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls.issuing_cert))]
+    access = [
+        x509.AccessDescription(
+            AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(urls.issuing_cert)
+        )
+    ]
     if ocsp:
-        access.insert(0, x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp)))
+        access.insert(
+            0, x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(urls.ocsp))
+        )
     return [
         x509.AuthorityInformationAccess(access),
-        x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier(urls.crl)], None, None, None)]),
+        x509.CRLDistributionPoints(
+            [x509.DistributionPoint([x509.UniformResourceIdentifier(urls.crl)], None, None, None)]
+        ),
     ]
 
 
@@ -206,7 +214,7 @@ def build_certificate(
         )
     for ext, critical in extensions:
         builder = builder.add_extension(ext, critical=critical)
-    return builder.sign(signing_key, _hash_for(signing_key))
+    return builder.sign(signing_key, hashes.SHA256())
 
 
 def record_issued(session: Session, cert: x509.Certificate, issuer_role: str, kind: str) -> IssuedCertificate:
@@ -291,7 +299,9 @@ def ensure_pki(session: Session, master: bytes, base_url: str, now: datetime | N
     for role in ROLES:
         row = existing.get(role)
         if row is not None:
-            loaded[role] = Identity(role, x509.load_der_x509_certificate(row.cert_der), open_private_key(master, row.sealed_key, role))
+            loaded[role] = Identity(
+                role, x509.load_der_x509_certificate(row.cert_der), open_private_key(master, row.sealed_key, role)
+            )
             continue
         key = new_key()
         issuer = None if role == ROOT else loaded[ROOT if role == ISSUING else ISSUING]
@@ -315,7 +325,9 @@ def ensure_pki(session: Session, master: bytes, base_url: str, now: datetime | N
             )
         )
         loaded[role] = Identity(role, cert, key)
-        created.append({ROOT: "root CA", ISSUING: "issuing CA", TSA: "time-stamping certificate", OCSP: "OCSP signer"}[role])
+        created.append(
+            {ROOT: "root CA", ISSUING: "issuing CA", TSA: "time-stamping certificate", OCSP: "OCSP signer"}[role]
+        )
     session.flush()
     return created
 
@@ -327,7 +339,9 @@ def load(session: Session, master: bytes, base_url: str) -> Authority:
     if missing:
         raise LookupError(f"PKI not initialised (missing {', '.join(missing)}): run `yiwang init`")
     ids = {
-        role: Identity(role, x509.load_der_x509_certificate(row.cert_der), open_private_key(master, row.sealed_key, role))
+        role: Identity(
+            role, x509.load_der_x509_certificate(row.cert_der), open_private_key(master, row.sealed_key, role)
+        )
         for role, row in rows.items()
         if role in ROLES
     }

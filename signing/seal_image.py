@@ -31,7 +31,9 @@ KNOWN_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/arphic/uming.ttc",
 )
-NO_FONT = "no font with Chinese glyphs found to draw the seal: install a CJK font (Debian: fonts-noto-cjk) or pass --image"
+NO_FONT = (
+    "no font with Chinese glyphs found to draw the seal: install a CJK font (Debian: fonts-noto-cjk) or pass --image"
+)
 
 
 def _fontconfig_candidates() -> list[str]:
@@ -114,8 +116,10 @@ def draw_seal(organisation: str, label: str) -> bytes:
     n = len(name)
     # Long names get a wider arc and smaller characters, up to the customary 240 degrees.
     span = min(240.0, 24.0 * n) if n > 1 else 0.0
-    char_size = int(min(SIZE * 0.13, (2 * math.pi * radius * 0.78 * span / 360) / max(n, 1) * 0.95)) if n > 1 else int(
-        SIZE * 0.13
+    char_size = (
+        int(min(SIZE * 0.13, (2 * math.pi * radius * 0.78 * span / 360) / max(n, 1) * 0.95))
+        if n > 1
+        else int(SIZE * 0.13)
     )
     font = _font(max(char_size, 10))
     text_radius = radius - ring / 2 - char_size * 0.68
@@ -130,6 +134,22 @@ def draw_seal(organisation: str, label: str) -> bytes:
     if label:
         label_font = _font(int(SIZE * 0.075))
         draw.text((c, c + SIZE * 0.25), label, font=label_font, fill=RED, anchor="mm")
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def draw_signature(name: str) -> bytes:
+    """A citizen's visible signature: the name, a rule and the words 电子签名 in ink blue, as PNG bytes."""
+    ink = (20, 40, 140, 255)
+    width, height = 480, 200
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    clean = " ".join(name.split()) or "?"
+    size = min(96, int(width * 0.85 / max(len(clean), 1)))
+    draw.text((width / 2, height * 0.42), clean, font=_font(max(size, 16)), fill=ink, anchor="mm")
+    draw.line((width * 0.08, height * 0.72, width * 0.92, height * 0.72), fill=ink, width=3)
+    draw.text((width / 2, height * 0.86), "电子签名", font=_font(26), fill=ink, anchor="mm")
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()

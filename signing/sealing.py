@@ -18,13 +18,14 @@ from datetime import datetime
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from pyhanko.sign.signers.pdf_cms import Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import audit
 from idp.db import new_id, utcnow
 from idp.errors import YiwangError
-from signing import crl, ocsp, pades, pki
+from signing import crl, ocsp, pades, pkcs11_keys, pki
 from signing.context import SigningContext
 from signing.models import Seal, SignatureRecord
 from signing.policy import CHECKS, Policy, Request, Requester, authorise, check_daily_cap
@@ -45,16 +46,16 @@ def material(ctx: SigningContext, seal: Seal) -> pades.SealMaterial:
         return cached  # type: ignore[no-any-return]
     cert = asn1_x509.Certificate.load(seal.cert_der)
     chain = [_asn1(ctx.authority.issuing.cert), _asn1(ctx.authority.root.cert)]
-    signer: pades.Signer
+    signer: Signer
     if seal.key_backend == PKCS11:
-        from signing import pkcs11_keys
-
         signer = pkcs11_keys.signer(pkcs11_keys.config_from_env(), seal.pkcs11_label or seal.id, cert, chain)
     else:
         assert seal.sealed_key is not None
         key = pki.open_private_key(ctx.runtime.master, seal.sealed_key, seal_label(seal.id))
         signer = pades.LoadedKeySigner(key, cert, chain)
-    made = pades.SealMaterial(signer=signer, cert=cert, chain=chain, image=pades.StampImage(seal.image_png), name=seal.name)
+    made = pades.SealMaterial(
+        signer=signer, cert=cert, chain=chain, image=pades.StampImage(seal.image_png), name=seal.name
+    )
     with ctx.lock:
         ctx.signers[seal.id] = made
     return made
@@ -93,8 +94,12 @@ def revocation_source(ctx: SigningContext, cert_serial: int) -> Callable[[], pad
     def build() -> pades.Revocation:
         der = serialization.Encoding.DER
         return pades.Revocation(
-            certs=[a.issuing.cert.public_bytes(der), a.root.cert.public_bytes(der), a.ocsp.cert.public_bytes(der),
-                   a.tsa.cert.public_bytes(der)],
+            certs=[
+                a.issuing.cert.public_bytes(der),
+                a.root.cert.public_bytes(der),
+                a.ocsp.cert.public_bytes(der),
+                a.tsa.cert.public_bytes(der),
+            ],
             ocsps=[
                 _cached(ctx, f"ocsp:{cert_serial}", lambda: _ocsp_der(ctx, cert_serial)),
                 _cached(ctx, f"ocsp:{a.tsa.cert.serial_number}", lambda: _ocsp_der(ctx, a.tsa.cert.serial_number)),
@@ -123,8 +128,9 @@ def audit_refusal(ctx: SigningContext, event: audit.Event, exc: YiwangError) -> 
 
 
 def _policy_request(seal: Seal, requester: Requester, document_kind: str | None, now: datetime) -> Request:
-    return Request(seal=seal, policy=Policy.from_dict(seal.policy), requester=requester, document_kind=document_kind,
-                   now=now)
+    return Request(
+        seal=seal, policy=Policy.from_dict(seal.policy), requester=requester, document_kind=document_kind, now=now
+    )
 
 
 def precheck(session: Session, seal_id: str, requester: Requester, document_kind: str | None) -> Seal:
@@ -203,8 +209,13 @@ def seal_document(
                 actor=requester.name,
                 channel=requester.channel,
                 client=requester.client_id,
-                detail={"record": record.id, "document_sha256": signed.document_sha256, "level": signed.level,
-                        "kind": document_kind, "tsa_serial": record.tsa_serial},
+                detail={
+                    "record": record.id,
+                    "document_sha256": signed.document_sha256,
+                    "level": signed.level,
+                    "kind": document_kind,
+                    "tsa_serial": record.tsa_serial,
+                },
             ),
         )
         return SealResult(record_id=record.id, signed=signed)
@@ -212,7 +223,9 @@ def seal_document(
     return rt.run(commit, refusal=refusal)
 
 
-def records_for_org(session: Session, org_id: str, limit: int = 100, before: datetime | None = None) -> list[SignatureRecord]:
+def records_for_org(
+    session: Session, org_id: str, limit: int = 100, before: datetime | None = None
+) -> list[SignatureRecord]:
     query = select(SignatureRecord).where(SignatureRecord.org_id == org_id)
     if before is not None:
         query = query.where(SignatureRecord.signed_at < before)

@@ -110,9 +110,7 @@ def subject_for(org: Organisation, seal_name: str) -> x509.Name:
     )
 
 
-def member_ids(
-    session: Session, protector: Protector, org: Organisation, id_numbers: list[str]
-) -> frozenset[str]:
+def member_ids(session: Session, protector: Protector, org: Organisation, id_numbers: list[str]) -> frozenset[str]:
     """Person ids for the given ID numbers, each required to hold a seal role in `org`."""
     found = set()
     for number in id_numbers:
@@ -125,7 +123,9 @@ def member_ids(
             )
         )
         if role is None:
-            raise InvalidInput(f"a policy member must hold one of the roles {', '.join(MEMBER_ROLES)} in the organisation")
+            raise InvalidInput(
+                f"a policy member must hold one of the roles {', '.join(MEMBER_ROLES)} in the organisation"
+            )
         found.add(person.id)
     return frozenset(found)
 
@@ -261,9 +261,16 @@ def set_policy(
     seal = get(session, seal_id, lock=True)
     seal.policy = check_policy(policy).to_dict()
     session.flush()
-    audit.record(session, audit.Event(action="seal.policy", subject=seal.id, actor=actor, channel=channel,
-                                      detail={"policy": {k: v for k, v in seal.policy.items() if k != "members"},
-                                              "members": len(policy.members)}))
+    audit.record(
+        session,
+        audit.Event(
+            action="seal.policy",
+            subject=seal.id,
+            actor=actor,
+            channel=channel,
+            detail={"policy": {k: v for k, v in seal.policy.items() if k != "members"}, "members": len(policy.members)},
+        ),
+    )
     return seal
 
 

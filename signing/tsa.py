@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign.general import as_signing_certificate_v2, simple_cms_attribute
 from pyhanko.sign.timestamps import TimeStamper
 
+from signing.asn1 import der, settle
 from signing.pki import Authority, Identity
 
 # Our TSA policy (RFC 3161 §2.4.2 `policy`): a UUID-derived OID (ITU-T X.667, arc 2.25), ours alone.
@@ -129,7 +130,7 @@ class TimeStampAuthority:
         }
         if request["nonce"].native is not None:
             info["nonce"] = request["nonce"]
-        tst_info = tsp.TSTInfo(info).dump()
+        tst_info = der(tsp.TSTInfo(info))
         signed_attrs = cms.CMSAttributes(
             [
                 simple_cms_attribute("content_type", "tst_info"),
@@ -144,7 +145,7 @@ class TimeStampAuthority:
                 "digest_algorithm": {"algorithm": "sha256"},
                 "signed_attrs": signed_attrs,
                 "signature_algorithm": self._sig_alg,
-                "signature": self._sign(signed_attrs.dump()),
+                "signature": self._sign(der(signed_attrs)),
             }
         )
         signed_data = {
@@ -159,7 +160,7 @@ class TimeStampAuthority:
             ]
         token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData(signed_data)})
         # Hand out a freshly parsed token: it serialises from its bytes, wherever the caller embeds it.
-        return Stamp(token=cms.ContentInfo.load(token.dump()), serial=serial, gen_time=gen_time)
+        return Stamp(token=settle(token), serial=serial, gen_time=gen_time)
 
     def respond(self, request_der: bytes) -> bytes:
         """The HTTP endpoint's work: DER TimeStampReq → DER TimeStampResp, rejections included."""

@@ -22,7 +22,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.validation import async_validate_pdf_signature
-from pyhanko.sign.validation.dss import DocumentSecurityStore, NoDSSFoundError
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -58,7 +59,7 @@ class TimestampReport:
 
 @dataclass(frozen=True)
 class SignatureReport:
-    field: str
+    field_name: str
     valid: bool
     intact: bool
     signature_valid: bool
@@ -129,7 +130,9 @@ def _context(trust: Trust, moment: datetime | None = None) -> ValidationContext:
 
 async def _validate(sig: EmbeddedPdfSignature, trust: Trust, moment: datetime | None = None) -> PdfSignatureStatus:
     context = _context(trust, moment)
-    return await async_validate_pdf_signature(sig, signer_validation_context=context, ts_validation_context=_context(trust))
+    return await async_validate_pdf_signature(
+        sig, signer_validation_context=context, ts_validation_context=_context(trust)
+    )
 
 
 def _tst_serial(sig: EmbeddedPdfSignature) -> str:
@@ -149,8 +152,13 @@ async def _long_term(sig: EmbeddedPdfSignature, reader: PdfFileReader, trust: Tr
     except NoDSSFoundError:
         return False
     context = dss.as_validation_context(
-        {"trust_roots": [trust.root], "allow_fetching": False, "revocation_mode": "hard-fail", "moment": moment,
-         "retroactive_revinfo": True}
+        {
+            "trust_roots": [trust.root],
+            "allow_fetching": False,
+            "revocation_mode": "hard-fail",
+            "moment": moment,
+            "retroactive_revinfo": True,
+        }
     )
     status = await async_validate_pdf_signature(sig, signer_validation_context=context, skip_diff=True)
     return bool(status.trusted)
@@ -167,8 +175,9 @@ async def _report(sig: EmbeddedPdfSignature, reader: PdfFileReader, trust: Trust
     ts_ok = False
     if ts is not None:
         ts_ok = ts.intact and ts.valid and ts.trusted
-        timestamp = TimestampReport(time=ts.timestamp.isoformat(), serial=_tst_serial(sig), intact=ts.intact and ts.valid,
-                                    trusted=ts.trusted)
+        timestamp = TimestampReport(
+            time=ts.timestamp.isoformat(), serial=_tst_serial(sig), intact=ts.intact and ts.valid, trusted=ts.trusted
+        )
         if not ts_ok:
             problems.append("the time-stamp is not valid or not trusted")
 
@@ -207,7 +216,7 @@ async def _report(sig: EmbeddedPdfSignature, reader: PdfFileReader, trust: Trust
         and status.seed_value_ok
     )
     return SignatureReport(
-        field=sig.field_name,
+        field_name=sig.field_name,
         valid=bool(valid),
         intact=status.intact,
         signature_valid=status.valid,
@@ -251,7 +260,7 @@ def verify_pdf(data: bytes, trust: Trust) -> Report:
 
 def _broken(sig: EmbeddedPdfSignature, problem: str) -> SignatureReport:
     return SignatureReport(
-        field=str(getattr(sig, "field_name", "?")),
+        field_name=str(getattr(sig, "field_name", "?")),
         valid=False,
         intact=False,
         signature_valid=False,

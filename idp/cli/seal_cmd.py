@@ -16,7 +16,7 @@ from idp.cli.common import JsonOpt, console, emit, fail, runtime
 from idp.db import new_id
 from idp.records import organisations
 from idp.records.models import Organisation
-from signing import pades, sealing, seals
+from signing import pades, pkcs11_keys, sealing, seals
 from signing.context import open_context
 from signing.policy import Policy, Requester
 
@@ -88,8 +88,6 @@ def create(
             material = None
             seal_id = None
             if pkcs11:
-                from signing import pkcs11_keys
-
                 seal_id = new_id()
                 material = pkcs11_keys.generate(pkcs11_keys.config_from_env(), seal_id, key_alg)
             seal = seals.create(

@@ -29,7 +29,7 @@ def _print(report: verify.Report) -> None:
     out = console
     for i, sig in enumerate(report.signatures, 1):
         verdict = "VALID" if sig.valid else "INVALID"
-        out.print(f"signature {i} ({sig.field}): {verdict}", markup=False, highlight=False)
+        out.print(f"signature {i} ({sig.field_name}): {verdict}", markup=False, highlight=False)
         org = f"{sig.organisation} (USCC {sig.uscc})" if sig.uscc else sig.organisation
         lines = [
             ("signer", sig.signer),

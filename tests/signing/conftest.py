@@ -20,7 +20,6 @@ import pytest
 import uvicorn
 
 from idp.app import create_app
-
 from idp.runtime import Runtime, initialise, open_runtime
 from idp.settings import Settings
 from signing.context import SigningContext, open_context

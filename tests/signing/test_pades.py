@@ -36,10 +36,7 @@ USCC = "91110000600037341L"
 
 
 def cli(*args: str | Path) -> Result:
-    t0 = time.monotonic()
-    r = CliRunner().invoke(cli_app, [str(a) for a in args])
-    print("CLI", args[:2], round(time.monotonic() - t0, 2))
-    return r
+    return CliRunner().invoke(cli_app, [str(a) for a in args])
 
 
 def ok(result: Result) -> Result:
@@ -60,8 +57,14 @@ def records(rt: Runtime) -> int:
 @pytest.fixture(scope="module")
 def org(module_rt: Runtime) -> str:
     with module_rt.transaction() as session:
-        organisations.add(session, module_rt.protector, module_rt.uscc_rules, uscc=USCC, name="北京某某科技有限公司",
-                          kind="enterprise")
+        organisations.add(
+            session,
+            module_rt.protector,
+            module_rt.uscc_rules,
+            uscc=USCC,
+            name="北京某某科技有限公司",
+            kind="enterprise",
+        )
     return USCC
 
 
@@ -97,17 +100,19 @@ def nssdb(tool: Tool, ctx: SigningContext, workdir: Path) -> Path:
     root = workdir / "trusted-root.pem"
     root.write_text(pki.pem([ctx.authority.root.cert]))
     subprocess.run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"], check=True, capture_output=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{db}", "-n", "yiwang-root", "-t", "CT,C,C", "-a", "-i", str(root)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["certutil", "-A", "-d", f"sql:{db}", "-n", "yiwang-root", "-t", "CT,C,C", "-a", "-i", str(root)],
+        check=True,
+        capture_output=True,
+    )
     return db
 
 
 def pdfsig(tool: Tool, db: Path, pdf: Path, *extra: str) -> str:
     tool("pdfsig")
-    t0 = time.monotonic()
-    done = subprocess.run(["pdfsig", "-nssdir", f"sql:{db}", *extra, str(pdf)], capture_output=True, text=True,
-                          timeout=60, cwd=pdf.parent)
-    print("PDFSIG", pdf.name, round(time.monotonic() - t0, 2))
+    done = subprocess.run(
+        ["pdfsig", "-nssdir", f"sql:{db}", *extra, str(pdf)], capture_output=True, text=True, timeout=60, cwd=pdf.parent
+    )
     return done.stdout + done.stderr
 
 
@@ -119,11 +124,31 @@ def verify_json(pdf: Path) -> tuple[int, dict]:  # type: ignore[type-arg]
 # --- sealing and our own verification ---------------------------------------------------------------------------
 
 
-def test_seal_sign_makes_a_recorded_b_lt_document(module_rt: Runtime, seal_id: str, document: Path, workdir: Path) -> None:
+def test_seal_sign_makes_a_recorded_b_lt_document(
+    module_rt: Runtime, seal_id: str, document: Path, workdir: Path
+) -> None:
     before = records(module_rt)
     out = workdir / "recorded.pdf"
-    made = json.loads(ok(cli("seal", "sign", seal_id, document, out, "--page", "1", "--x", "60", "--y", "60",
-                             "--width", "150", "--json")).stdout)
+    made = json.loads(
+        ok(
+            cli(
+                "seal",
+                "sign",
+                seal_id,
+                document,
+                out,
+                "--page",
+                "1",
+                "--x",
+                "60",
+                "--y",
+                "60",
+                "--width",
+                "150",
+                "--json",
+            )
+        ).stdout
+    )
     assert made["level"] == "B-LT"
     assert made["document_sha256"] == hashlib.sha256(document.read_bytes()).hexdigest()
     assert made["signed_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
@@ -133,8 +158,11 @@ def test_seal_sign_makes_a_recorded_b_lt_document(module_rt: Runtime, seal_id: s
         assert record is not None
         assert (record.seal_id, record.level, record.requester, record.channel) == (seal_id, "B-LT", "operator", "cli")
         assert record.tsa_serial == made["tsa_serial"] and record.tsa_time is not None
-        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "seal.sign",
-                                                       AuditEvent.outcome == "success").order_by(AuditEvent.seq.desc()))
+        event = session.scalar(
+            select(AuditEvent)
+            .where(AuditEvent.action == "seal.sign", AuditEvent.outcome == "success")
+            .order_by(AuditEvent.seq.desc())
+        )
         assert event is not None and event.detail["record"] == record.id
 
     code, report = verify_json(out)
@@ -194,8 +222,13 @@ def test_verify_exit_codes(document: Path, workdir: Path) -> None:
         assert result.exit_code == 2 and result.stderr.startswith("error: "), result.stderr
 
 
-def test_revoked_after_signing_stays_valid_unless_the_key_was_compromised(org: str, document: Path, workdir: Path) -> None:
-    for reason, valid, revocation in (("superseded", True, "revoked_after_signing"), ("key_compromise", False, "revoked")):
+def test_revoked_after_signing_stays_valid_unless_the_key_was_compromised(
+    org: str, document: Path, workdir: Path
+) -> None:
+    for reason, valid, revocation in (
+        ("superseded", True, "revoked_after_signing"),
+        ("key_compromise", False, "revoked"),
+    ):
         seal = new_seal()
         out = workdir / f"revoked-{reason}.pdf"
         ok(cli("seal", "sign", seal, document, out))
@@ -250,8 +283,9 @@ def test_bad_input_is_refused_and_leaves_nothing(
     assert records(module_rt) == before_records
     with module_rt.transaction() as session:
         refusals = session.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "seal.sign",
-                                                               AuditEvent.outcome == "refused")
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "seal.sign", AuditEvent.outcome == "refused")
         )
     assert refusals and refusals >= 7
 
@@ -274,8 +308,9 @@ def test_pdfsig_says_valid_and_trusted(tool: Tool, server: str, nssdb: Path, sea
     assert "ETSI.CAdES.detached" in out  # PAdES, not the legacy adbe.pkcs7.detached
 
 
-def test_pdfsig_on_every_level_and_a_second_seal(tool: Tool, server: str, nssdb: Path, org: str, document: Path,
-                                                 workdir: Path, seal_id: str) -> None:
+def test_pdfsig_on_every_level_and_a_second_seal(
+    tool: Tool, server: str, nssdb: Path, org: str, document: Path, workdir: Path, seal_id: str
+) -> None:
     for level in ("B-B", "B-T"):
         path = workdir / f"pdfsig-{level}.pdf"
         ok(cli("seal", "sign", seal_id, document, path, "--level", level))
@@ -324,8 +359,29 @@ def test_openssl_cms_verifies_the_signature_pdfsig_extracts(
     dumped = sealed.parent / f"{sealed.name}.sig0"
     assert dumped.exists()
     done = subprocess.run(
-        ["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", str(dumped), "-content", "signed-bytes.bin",
-         "-CAfile", "root.pem", "-certfile", "issuing.pem", "-purpose", "any", "-out", "/dev/null"],
-        capture_output=True, text=True, cwd=workdir, timeout=30,
+        [
+            "openssl",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(dumped),
+            "-content",
+            "signed-bytes.bin",
+            "-CAfile",
+            "root.pem",
+            "-certfile",
+            "issuing.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=30,
     )
     assert done.returncode == 0 and "Verification successful" in done.stderr, done.stderr

@@ -78,9 +78,10 @@ def test_init_makes_a_root_an_issuing_ca_a_tsa_and_an_ocsp_signer(ctx: SigningCo
 def test_issued_certificates_point_to_their_chain_crl_and_ocsp(ctx: SigningContext, module_rt: Runtime) -> None:
     base = module_rt.settings.issuer
     leaf = _leaf(module_rt, ctx, "pointers")
-    aia = {d.access_method.dotted_string: d.access_location.value for d in leaf.extensions.get_extension_for_class(
-        x509.AuthorityInformationAccess
-    ).value}
+    aia = {
+        d.access_method.dotted_string: d.access_location.value
+        for d in leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    }
     assert aia == {"1.3.6.1.5.5.7.48.1": f"{base}/pki/ocsp", "1.3.6.1.5.5.7.48.2": f"{base}/pki/issuing-ca.cer"}
     cdp = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert [p.full_name[0].value for p in cdp if p.full_name] == [f"{base}/pki/crl"]
@@ -119,7 +120,10 @@ def test_ca_export_root_and_chain(ctx: SigningContext, module_rt: Runtime) -> No
     chain = runner.invoke(cli_app, ["ca", "export-chain"])
     assert root.exit_code == 0 and chain.exit_code == 0, root.stderr + chain.stderr
     assert x509.load_pem_x509_certificates(root.stdout.encode()) == [ctx.authority.root.cert]
-    assert x509.load_pem_x509_certificates(chain.stdout.encode()) == [ctx.authority.issuing.cert, ctx.authority.root.cert]
+    assert x509.load_pem_x509_certificates(chain.stdout.encode()) == [
+        ctx.authority.issuing.cert,
+        ctx.authority.root.cert,
+    ]
 
 
 def test_openssl_verifies_the_chain(tool: Tool, ctx: SigningContext, module_rt: Runtime, workdir: Path) -> None:
@@ -210,8 +214,16 @@ def test_openssl_ocsp_accepts_our_responses(
     # The issuing CA's own status is answered by the root.
     _pem(workdir / "rootonly.pem", [ctx.authority.root.cert])
     done = _openssl(
-        "ocsp", "-issuer", "rootonly.pem", "-cert", "issuing.pem", "-url", f"{server}/pki/ocsp",
-        "-CAfile", "root.pem", cwd=workdir,
+        "ocsp",
+        "-issuer",
+        "rootonly.pem",
+        "-cert",
+        "issuing.pem",
+        "-url",
+        f"{server}/pki/ocsp",
+        "-CAfile",
+        "root.pem",
+        cwd=workdir,
     )
     assert "issuing.pem: good" in done.stdout and "Response verify OK" in done.stderr, done.stderr
 
@@ -220,22 +232,34 @@ def test_ocsp_answers_unknown_unauthorized_and_malformed(server: str, ctx: Signi
     foreign_key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "someone else")])
     foreign = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(foreign_key.public_key())
-        .serial_number(7).not_valid_before(ctx.authority.root.cert.not_valid_before_utc)
-        .not_valid_after(ctx.authority.root.cert.not_valid_after_utc).sign(foreign_key, hashes.SHA256())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(foreign_key.public_key())
+        .serial_number(7)
+        .not_valid_before(ctx.authority.root.cert.not_valid_before_utc)
+        .not_valid_after(ctx.authority.root.cert.not_valid_after_utc)
+        .sign(foreign_key, hashes.SHA256())
     )
     # Not issued by us: unauthorized (RFC 6960 §2.3).
     req = x509_ocsp.OCSPRequestBuilder().add_certificate(foreign, foreign, hashes.SHA1()).build()
-    reply = httpx.post(f"{server}/pki/ocsp", content=req.public_bytes(serialization.Encoding.DER),
-                       headers={"content-type": "application/ocsp-request"})
+    reply = httpx.post(
+        f"{server}/pki/ocsp",
+        content=req.public_bytes(serialization.Encoding.DER),
+        headers={"content-type": "application/ocsp-request"},
+    )
     assert x509_ocsp.load_der_ocsp_response(reply.content).response_status == x509_ocsp.OCSPResponseStatus.UNAUTHORIZED
     # Our issuer, a serial we never issued: unknown; by GET (Appendix A.1) too.
-    req = x509_ocsp.OCSPRequestBuilder().add_certificate_by_hash(
-        issuer_name_hash=hashes_of(ctx.authority.issuing.cert.subject.public_bytes()),
-        issuer_key_hash=x509.SubjectKeyIdentifier.from_public_key(ctx.authority.issuing.cert.public_key()).digest,
-        serial_number=12345,
-        algorithm=hashes.SHA1(),
-    ).build()
+    req = (
+        x509_ocsp.OCSPRequestBuilder()
+        .add_certificate_by_hash(
+            issuer_name_hash=hashes_of(ctx.authority.issuing.cert.subject.public_bytes()),
+            issuer_key_hash=x509.SubjectKeyIdentifier.from_public_key(ctx.authority.issuing.cert.public_key()).digest,
+            serial_number=12345,
+            algorithm=hashes.SHA1(),
+        )
+        .build()
+    )
     import base64
 
     encoded = base64.b64encode(req.public_bytes(serialization.Encoding.DER)).decode()
@@ -246,7 +270,9 @@ def test_ocsp_answers_unknown_unauthorized_and_malformed(server: str, ctx: Signi
     status = x509_ocsp.load_der_ocsp_response(garbage.content).response_status
     assert status == x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST
     huge = httpx.post(f"{server}/pki/ocsp", content=b"\x30" * 20_000)
-    assert x509_ocsp.load_der_ocsp_response(huge.content).response_status == x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    assert (
+        x509_ocsp.load_der_ocsp_response(huge.content).response_status == x509_ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    )
 
 
 def hashes_of(data: bytes) -> bytes:
@@ -283,8 +309,19 @@ def test_openssl_ts_verifies_our_tsa_replies_over_http(
 
     # The same reply does not verify for other data.
     (workdir / "other.txt").write_text("another document\n")
-    wrong = _openssl("ts", "-verify", "-data", "other.txt", "-in", "r.tsr", "-CAfile", "root.pem",
-                     "-untrusted", "issuing.pem", cwd=workdir)
+    wrong = _openssl(
+        "ts",
+        "-verify",
+        "-data",
+        "other.txt",
+        "-in",
+        "r.tsr",
+        "-CAfile",
+        "root.pem",
+        "-untrusted",
+        "issuing.pem",
+        cwd=workdir,
+    )
     assert wrong.returncode != 0
 
 

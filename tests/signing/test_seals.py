@@ -48,10 +48,17 @@ def ctx(rt: Runtime) -> SigningContext:
     return open_context(rt)
 
 
-def _create(rt: Runtime, ctx: SigningContext, policy: Policy = Policy(), **kw: object) -> Seal:
+def _create(rt: Runtime, ctx: SigningContext, policy: Policy | None = None, **kw: object) -> Seal:
     with rt.transaction() as session:
         return seals.create(
-            session, ctx.authority, rt.master, rt.uscc_rules, uscc=USCC, seal_type="official", policy=policy, **kw  # type: ignore[arg-type]
+            session,
+            ctx.authority,
+            rt.master,
+            rt.uscc_rules,
+            uscc=USCC,
+            seal_type="official",
+            policy=policy or Policy(),
+            **kw,  # type: ignore[arg-type]
         )
 
 
@@ -77,7 +84,9 @@ def test_a_seal_has_a_certificate_naming_the_organisation_and_its_uscc(rt: Runti
     with rt.transaction() as session:
         issued = session.get(IssuedCertificate, seal.cert_serial)
         assert issued is not None and issued.kind == "seal" and issued.status == "good"
-        assert session.scalar(select(AuditEvent).where(AuditEvent.action == "seal.create", AuditEvent.subject == seal.id))
+        assert session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "seal.create", AuditEvent.subject == seal.id)
+        )
 
 
 def test_drawn_seal_is_a_red_round_png(rt: Runtime, ctx: SigningContext) -> None:
@@ -124,11 +133,25 @@ def test_bad_seal_requests_change_nothing(rt: Runtime, ctx: SigningContext) -> N
     with rt.transaction() as session, pytest.raises(InvalidInput):
         seals.create(session, ctx.authority, rt.master, rt.uscc_rules, uscc=USCC, seal_type="bogus", policy=Policy())
     with rt.transaction() as session, pytest.raises(NotFound):
-        seals.create(session, ctx.authority, rt.master, rt.uscc_rules, uscc="91350100M000100Y43", seal_type="official",
-                     policy=Policy())
+        seals.create(
+            session,
+            ctx.authority,
+            rt.master,
+            rt.uscc_rules,
+            uscc="91350100M000100Y43",
+            seal_type="official",
+            policy=Policy(),
+        )
     with rt.transaction() as session, pytest.raises(InvalidInput):
-        seals.create(session, ctx.authority, rt.master, rt.uscc_rules, uscc=USCC, seal_type="official",
-                     policy=Policy(daily_cap=0))
+        seals.create(
+            session,
+            ctx.authority,
+            rt.master,
+            rt.uscc_rules,
+            uscc=USCC,
+            seal_type="official",
+            policy=Policy(daily_cap=0),
+        )
     assert (_count(rt, Seal), _count(rt, IssuedCertificate)) == before
 
 
@@ -154,8 +177,16 @@ def test_revocation_reaches_crl_and_ocsp_at_once(rt: Runtime, ctx: SigningContex
 
 
 def _authorise(session: Session, seal: Seal, requester: Requester, kind: str | None = None) -> None:
-    authorise(session, Request(seal=session.get(Seal, seal.id) or seal, policy=Policy.from_dict(seal.policy),
-                               requester=requester, document_kind=kind, now=utcnow()))
+    authorise(
+        session,
+        Request(
+            seal=session.get(Seal, seal.id) or seal,
+            policy=Policy.from_dict(seal.policy),
+            requester=requester,
+            document_kind=kind,
+            now=utcnow(),
+        ),
+    )
 
 
 def test_policy_allows_named_clients_and_members_only(rt: Runtime, ctx: SigningContext) -> None:
@@ -228,8 +259,26 @@ def test_revoked_or_expired_seal_is_refused(rt: Runtime, ctx: SigningContext) ->
 
 def test_seal_commands(rt: Runtime, ctx: SigningContext) -> None:
     cli = CliRunner()
-    made = cli.invoke(cli_app, ["seal", "create", "--org", USCC, "--type", "contract", "--client", "portal",
-                                "--member-id-number", KEEPER, "--kind", "contract", "--daily-cap", "10", "--json"])
+    made = cli.invoke(
+        cli_app,
+        [
+            "seal",
+            "create",
+            "--org",
+            USCC,
+            "--type",
+            "contract",
+            "--client",
+            "portal",
+            "--member-id-number",
+            KEEPER,
+            "--kind",
+            "contract",
+            "--daily-cap",
+            "10",
+            "--json",
+        ],
+    )
     assert made.exit_code == 0, made.stderr
     seal_id = json.loads(made.stdout)["id"]
     shown = cli.invoke(cli_app, ["seal", "show", seal_id, "--json"])
