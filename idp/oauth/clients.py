@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import ClientMixin
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from idp import audit
+from idp.db import read_only
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.oauth import acr, redirects
 from idp.oauth.models import OAuthClient
@@ -123,8 +124,8 @@ class ClientCache:
 
     TTL = 5.0
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._entries: dict[str, tuple[float, Client | None]] = {}
         self._lock = threading.Lock()
 
@@ -135,7 +136,9 @@ class ClientCache:
         hit = self._entries.get(client_id)
         if hit is not None and now - hit[0] < self.TTL:
             return hit[1]
-        with self._sessions() as session:
+        # Read-only: a lookup may happen inside a caller's write transaction on the same thread, and on
+        # SQLite a second writer there would wait for the first one for ever.
+        with read_only(self._engine) as conn, Session(bind=conn) as session:
             row = session.get(OAuthClient, client_id)
             client = Client.from_row(row) if row is not None else None
         with self._lock:

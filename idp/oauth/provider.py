@@ -148,7 +148,7 @@ class Provider:
         self.adapters = adapters
         self.settings: Settings = runtime.settings
         self.signer = TokenSigner(runtime)
-        self.clients = ClientCache(runtime.sessions)
+        self.clients = ClientCache(runtime.engine)
         self.counters: Counters = (
             RedisCounters(self.settings.redis_url) if self.settings.redis_url else DatabaseCounters(runtime.sessions)
         )

@@ -147,3 +147,11 @@ def test_operator_api_manages_clients(bench: Bench) -> None:
     assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
     assert bench.client.delete(f"/admin/v1/clients/{client_id}", headers=headers).status_code == 204
     assert bench.client.get(f"/admin/v1/clients/{client_id}", headers=headers).status_code == 404
+
+
+def test_client_lookup_inside_a_write_transaction_does_not_wait_on_itself(bench: Bench) -> None:
+    """SQLite: an expired client-cache entry is re-read while userinfo holds its transaction open."""
+    tokens = bench.tokens()
+    bench.client.app.state.provider.clients.TTL = 0  # type: ignore[attr-defined]
+    response = bench.client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert response.status_code == 200
