@@ -11,7 +11,6 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from idp.db import utcnow
@@ -67,7 +66,3 @@ def request_params(flow: AuthFlow) -> dict[str, str]:
 
 def finish(session: Session, flow: AuthFlow) -> None:
     session.delete(flow)
-
-
-def purge_expired(session: Session) -> None:
-    session.execute(delete(AuthFlow).where(AuthFlow.expires_at < utcnow()))

@@ -17,7 +17,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from idp import audit
 from idp.db import utcnow
@@ -301,7 +301,3 @@ def refresh_row(
         access_jti=access_jti,
         expires_at=utcnow() + timedelta(seconds=ttl),
     )
-
-
-def family_rows(session: Any, family_id: str) -> list[RefreshToken]:
-    return list(session.scalars(select(RefreshToken).where(RefreshToken.family_id == family_id)))

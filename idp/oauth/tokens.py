@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp.db import utcnow
 from idp.oauth.models import RevokedAccessToken
 from idp.oauth.signer import InvalidToken, TokenSigner
 
@@ -103,11 +102,6 @@ def revoke_jti(session: Session, jti: str, exp: int) -> None:
             session.add(RevokedAccessToken(jti=jti, expires_at=datetime.fromtimestamp(exp, UTC)))
     except IntegrityError:
         pass
-
-
-def purge_expired(session: Session) -> int:
-    result = session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < utcnow()))
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def verify_access_token(

@@ -146,3 +146,19 @@ def test_registering_a_private_key_is_refused(bench: Bench) -> None:
             auth_method="private_key_jwt",
             jwks={"keys": [key.as_dict(private=True)]},
         )
+
+
+def test_private_key_jwt_that_lives_too_long_is_refused(bench: Bench) -> None:
+    """A long-lived assertion would have to be remembered for ever to stop its replay: capped at 10 minutes."""
+    key, client_id = _pkjwt_client(bench)
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": f"{ISSUER}/token",
+        "iat": now,
+        "exp": now + 3600,
+        "jti": str(uuid.uuid4()),
+    }
+    assertion = jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key, algorithms=["ES256"])
+    assert _token_with(bench, client_id, assertion) == "invalid_client"
