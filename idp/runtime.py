@@ -38,6 +38,16 @@ class Runtime:
         with transaction(self.sessions) as session:
             yield session
 
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session on a read-only connection: it never takes SQLite's write lock nor waits for a writer."""
+        with (
+            self.engine.connect().execution_options(read_only=True) as conn,
+            conn.begin(),
+            Session(bind=conn, expire_on_commit=False) as session,
+        ):
+            yield session
+
     def run(self, work: Callable[[Session], T], *, refusal: audit.Event | None = None) -> T:
         """Do `work` in one transaction. If it is refused, nothing of it is kept; the refusal is audited apart."""
         try:

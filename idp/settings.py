@@ -6,8 +6,25 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Hall(BaseModel):
+    """A government service hall with a unified-identity counter."""
+
+    id: str = Field(max_length=64)
+    name: str
+    address: str
+    hours: str
+
+
+DEFAULT_HALLS = (
+    Hall(id="city", name="市民服务中心 City Service Centre", address="市府路 1 号 1 Shifu Road", hours="周一至周五 9:00-17:00"),
+    Hall(
+        id="east", name="东区政务服务大厅 East District Hall", address="东大街 88 号 88 East Street", hours="周一至周六 9:00-17:00"
+    ),
+)
 
 
 class Settings(BaseSettings):
@@ -45,6 +62,15 @@ class Settings(BaseSettings):
     sms_per_phone_per_minute: int = 1
     sms_per_phone_per_day: int = 10
     sms_per_ip_per_10min: int = 30
+    # The sign-in journey.
+    terms_version: str = Field(
+        "2026-11", description="Version of the user agreement and privacy notice; a new one is shown again."
+    )
+    counter_code_ttl: int = Field(1800, description="How long a one-time counter code waits for staff (seconds).")
+    halls: list[Hall] = Field(
+        default_factory=lambda: list(DEFAULT_HALLS),
+        description="Service halls with an identity counter (JSON list of {id, name, address, hours}).",
+    )
 
     @field_validator("issuer")
     @classmethod

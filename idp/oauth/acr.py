@@ -18,8 +18,9 @@ def acr_for(level_: int) -> str:
 
 
 def session_level(proofing_level: int, amr: list[str]) -> int:
-    """What an authentication proves: the identity's proofing, but real-person (3) only with a live face now."""
-    if proofing_level >= 3 and "face" in amr:
+    """What an authentication proves: the identity's proofing, but real-person (3) only with a live face now,
+    or an in-person check at a counter within this sign-in."""
+    if proofing_level >= 3 and ("face" in amr or "counter" in amr):
         return 3
     return max(1, min(proofing_level, 2))
 

@@ -38,8 +38,10 @@ def start(session: Session, params: dict[str, str], client_id: str, browser: str
     return flow
 
 
-def get(session: Session, flow_id: str | None, browser: str | None) -> AuthFlow:
-    flow = session.get(AuthFlow, flow_id) if flow_id and len(flow_id) <= 64 else None
+def get(session: Session, flow_id: str | None, browser: str | None, *, lock: bool = False) -> AuthFlow:
+    """The live flow bound to this browser; `lock` holds its row until the transaction ends (PostgreSQL), so two
+    submissions of one journey are judged one after the other."""
+    flow = session.get(AuthFlow, flow_id, with_for_update=lock) if flow_id and len(flow_id) <= 64 else None
     if flow is None or flow.expires_at <= utcnow():
         raise InvalidInput(
             "登录请求已过期，请返回应用重新开始。This sign-in request has expired; go back to the application and start again."

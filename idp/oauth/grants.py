@@ -114,7 +114,7 @@ class AuthorizationCodeGrant(_ProviderGrant, grants.AuthorizationCodeGrant):  # 
         user: tokens.AuthUser = request.user
         data = request.payload.data
         p = self.provider
-        with p.runtime.transaction() as session:
+        with p.unit(request) as session:
             session.add(
                 AuthorizationCode(
                     code_hash=token_hash(code),
@@ -136,7 +136,7 @@ class AuthorizationCodeGrant(_ProviderGrant, grants.AuthorizationCodeGrant):  # 
     def query_authorization_code(self, code: str, client: Any) -> CodeRecord | None:
         p = self.provider
         digest = token_hash(code)
-        with p.runtime.transaction() as session:
+        with p.unit(self.request) as session:
             row = session.get(AuthorizationCode, digest)
             if row is None or row.client_id != client.client_id:
                 return None
@@ -244,7 +244,7 @@ class RefreshTokenGrant(_ProviderGrant, grants.RefreshTokenGrant):  # type: igno
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshRecord | None:
         p = self.provider
         digest = token_hash(refresh_token)
-        with p.runtime.transaction() as session:
+        with p.unit(self.request) as session:
             row = session.get(RefreshToken, digest)
             if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
                 return None

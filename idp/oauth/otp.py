@@ -19,9 +19,9 @@ BACKOFF_MAX = timedelta(hours=1)
 
 
 class OtpRefused(Exception):
-    def __init__(self, reason: str, locked_until: datetime | None = None) -> None:
+    def __init__(self, reason: str, locked_until: datetime | None = None, tries_left: int | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.locked_until = reason, locked_until
+        self.reason, self.locked_until, self.tries_left = reason, locked_until, tries_left
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,9 @@ def verify(session: Session, protector: Protector, challenge_id: str, code: str,
         if until is not None:
             challenge.consumed_at = utcnow()  # a locked-out challenge can't be retried later
             raise OtpRefused("locked", until)
-        raise OtpRefused("wrong_code")
+        lock = session.get(Lockout, subject)
+        used = max(challenge.attempts, lock.failures if lock is not None else 0)
+        raise OtpRefused("wrong_code", tries_left=max(1, max_attempts - used))
     challenge.consumed_at = utcnow()
     lock = session.get(Lockout, subject)
     if lock is not None:

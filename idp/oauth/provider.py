@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import secrets
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +52,10 @@ class _Payload:
         return " ".join(sorted(rt.split())) if rt and " " in rt else rt
 
 
+# The unit of work of the request being handled on this thread (or task), if one is open.
+_UNIT: ContextVar[Session | None] = ContextVar("yiwang_unit_of_work", default=None)
+
+
 class OAuthRequest(OAuth2Request):  # type: ignore[misc]
     """An HTTP request as Authlib sees it, built from plain data (no framework object inside)."""
 
@@ -63,6 +70,8 @@ class OAuthRequest(OAuth2Request):  # type: ignore[misc]
         self._form = {k: v for k, v in form}
         # Repeated parameters are an error in OAuth (RFC 6749 §3.1); the first value is what checks see.
         self.payload = _Payload({k: v[0] for k, v in datalist.items()}, datalist)
+        # The caller's unit of work, when the request is handled inside one (storage hooks write into it).
+        self.db: Session | None = None
 
     @property
     def args(self) -> dict[str, str]:
@@ -167,10 +176,24 @@ class Provider:
         self.server = server
 
     # --- subjects --------------------------------------------------------------------------------------
+    @contextmanager
+    def unit(self, request: Any = None) -> Iterator[Session]:
+        """The request's unit of work if one is open (one transaction per request), else a new one."""
+        db = getattr(request, "db", None) or _UNIT.get()
+        if db is not None:
+            yield db
+            return
+        with self.runtime.transaction() as session:
+            mark = _UNIT.set(session)
+            try:
+                yield session
+            finally:
+                _UNIT.reset(mark)
+
     def subject_of(self, client: Client, person_id: str, session: Session | None = None) -> str:
         if session is not None:
             return subjects.subject(session, self.runtime.protector, client, person_id)
-        with self.runtime.transaction() as own:
+        with self.unit() as own:
             return subjects.subject(own, self.runtime.protector, client, person_id)
 
     # --- storage hooks ---------------------------------------------------------------------------------
@@ -181,7 +204,7 @@ class Provider:
         access_jti = grants.unverified_claims(token["access_token"])["jti"]
         if user is None or (not refresh and request.authorization_code is None):
             return
-        with self.runtime.transaction() as session:
+        with self.unit(request) as session:
             family = None
             if refresh:
                 previous = getattr(request, "refresh_token", None)
@@ -223,8 +246,15 @@ class Provider:
 
     # --- HTTP-free entry points ------------------------------------------------------------------------
     def token(self, request: OAuthRequest) -> OAuthResponse:
-        response: OAuthResponse = self.server.create_token_response(request)
-        return response
+        if request.payload.data.get("grant_type") == "client_credentials":
+            # Nothing to store: no transaction at all on the machine-client path.
+            response: OAuthResponse = self.server.create_token_response(request)
+            return response
+        # One unit of work for the whole exchange: claiming the code, subjects, refresh token, its record.
+        with self.unit(request) as session:
+            request.db = session
+            response = self.server.create_token_response(request)
+            return response
 
     def endpoint(self, name: str, request: OAuthRequest) -> OAuthResponse:
         response: OAuthResponse = self.server.create_endpoint_response(name, request)

@@ -13,30 +13,37 @@ from idp.oauth.models import RateCounter
 
 
 class Counters(Protocol):
-    def hit(self, key: str, window: int) -> int:
-        """Count one event for `key` in the current `window`-second window; return the count so far."""
+    def hit(self, key: str, window: int, session: Session | None = None) -> int:
+        """Count one event for `key` in the current `window`-second window; return the count so far.
+        With `session`, a database counter joins the caller's unit of work instead of opening its own."""
 
 
 class DatabaseCounters:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def hit(self, key: str, window: int) -> int:
+    def hit(self, key: str, window: int, session: Session | None = None) -> int:
         """One atomic upsert per hit (INSERT … ON CONFLICT DO UPDATE … RETURNING), on both backends."""
-        start = int(time.time()) // window * window
-        with self._sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            upsert = (
-                insert(RateCounter)
-                .values(key=key, window_start=start, count=1)
-                .on_conflict_do_update(
-                    index_elements=[RateCounter.key, RateCounter.window_start],
-                    set_={"count": RateCounter.count + 1},
-                )
-                .returning(RateCounter.count)
-            )
-            return int(session.execute(upsert).scalar_one())
+        if session is not None:
+            return _upsert(session, key, window)
+        with self._sessions() as own, own.begin():
+            return _upsert(own, key, window)
+
+
+def _upsert(session: Session, key: str, window: int) -> int:
+    start = int(time.time()) // window * window
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    upsert = (
+        insert(RateCounter)
+        .values(key=key, window_start=start, count=1)
+        .on_conflict_do_update(
+            index_elements=[RateCounter.key, RateCounter.window_start],
+            set_={"count": RateCounter.count + 1},
+        )
+        .returning(RateCounter.count)
+    )
+    return int(session.execute(upsert).scalar_one())
 
 
 class RedisCounters:
@@ -45,7 +52,7 @@ class RedisCounters:
 
         self._redis = redis.Redis.from_url(url)
 
-    def hit(self, key: str, window: int) -> int:
+    def hit(self, key: str, window: int, session: Session | None = None) -> int:
         start = int(time.time()) // window * window
         name = f"yw:rl:{key}:{start}"
         pipe = self._redis.pipeline()
@@ -55,5 +62,11 @@ class RedisCounters:
         return int(count)
 
 
-def allowed(counters: Counters, key: str, limit: int, window: int) -> bool:
-    return counters.hit(key, window) <= limit
+def allowed(counters: Counters, key: str, limit: int, window: int, session: Session | None = None) -> bool:
+    return counters.hit(key, window, session) <= limit
+
+
+def window_left(window: int, now: float | None = None) -> int:
+    """Seconds until the current fixed window ends: when a refused request may try again."""
+    now = time.time() if now is None else now
+    return max(1, int(window - now % window))

@@ -40,7 +40,8 @@ class TokenSigner:
 
     def _load(self) -> None:
         lifetime = timedelta(seconds=self._runtime.settings.max_token_lifetime_s)
-        with self._runtime.transaction() as session:
+        # Read-only: a reload may happen inside a caller's write transaction; it must not wait for that writer.
+        with self._runtime.reading() as session:
             materials = keystore.signing_materials(session)
             jwks = keystore.jwks(session, utcnow(), lifetime)
         alg = self._runtime.settings.token_alg

@@ -106,7 +106,7 @@ async def totp_confirm(
                 session, provider.runtime.protector, login.person_id, code.strip(), provider.settings.otp_max_attempts
             )
         if refused is not None:
-            return _page(request, provider, "totp_enrol.html", {"error": t["wrong_code"]}, 400)
+            return _page(request, provider, "totp_enrol.html", {"error": t["wrong_totp"]}, 400)
         return render(request, "error.html", {"detail": t["totp_enrolled"]})
 
     return await run_in_threadpool(work)

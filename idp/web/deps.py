@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from idp import operators
+from idp.authn.engine import Engine
 from idp.errors import NotReady
 from idp.oauth.provider import Provider
 from idp.runtime import Runtime, open_runtime
@@ -73,3 +74,16 @@ def get_provider(request: Request) -> Provider:
         if state.provider is None:
             state.provider = Provider(runtime, state.adapters)
     return state.provider  # type: ignore[no-any-return]
+
+
+def get_engine(request: Request) -> Engine:
+    """The authentication engine over the provider, built once per process."""
+    state = request.app.state
+    engine: Engine | None = getattr(state, "engine", None)
+    if engine is not None:
+        return engine
+    provider = get_provider(request)
+    with state.runtime_lock:
+        if getattr(state, "engine", None) is None:
+            state.engine = Engine(provider)
+    return state.engine  # type: ignore[no-any-return]

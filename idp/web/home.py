@@ -23,3 +23,9 @@ async def home(request: Request) -> HTMLResponse:
     except NotReady:
         ready = False
     return render(request, "home.html", {"ready": ready})
+
+
+@router.get("/terms", response_class=HTMLResponse)
+async def terms(request: Request) -> HTMLResponse:
+    """The user agreement and privacy notice in force (its version is what a registration records)."""
+    return render(request, "terms.html", {"version": request.app.state.settings.terms_version})

@@ -12,7 +12,8 @@ from starlette.responses import RedirectResponse, Response
 from idp import audit
 from idp.oauth import logout, sessions
 from idp.oauth.provider import Provider
-from idp.web.authorize import _add_params, error_page
+from idp.oauth.responses import add_params
+from idp.web.authorize import error_page
 from idp.web.browser import check_csrf, csrf_token, ensure_browser, set_browser
 from idp.web.deps import get_provider
 from idp.web.pages import render
@@ -66,7 +67,7 @@ def _end(request: Request, provider: Provider, uri: str | None, state: str | Non
             )
     task = BackgroundTask(logout.notify, targets) if targets else None
     if uri:
-        response: Response = RedirectResponse(_add_params(uri, {"state": state}) if state else uri, 303)
+        response: Response = RedirectResponse(add_params(uri, {"state": state}) if state else uri, 303)
         response.background = task
     else:
         response = render(request, "logged_out.html")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SqlTimeout
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from idp.errors import InvalidInput, YiwangError
+from idp.errors import InvalidInput, NotReady, YiwangError
 from idp.logs import get_logger
 from idp.masking import mask_text
 from idp.web.pages import render
@@ -56,7 +58,33 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _respond(request, error)
 
 
+def _is_busy(exc: Exception) -> bool:
+    """The database could not take this request now (SQLite's lock, a full pool, PostgreSQL lock or
+    statement timeouts, a dropped connection), as opposed to a fault in our code."""
+    if isinstance(exc, SqlTimeout):
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig or exc).lower()
+        return any(s in text for s in ("locked", "busy", "timeout", "could not connect", "connection", "lock"))
+    return False
+
+
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    if not _is_busy(exc):
+        raise exc
+    log.warning("database busy", path=request.url.path, error=type(exc).__name__)
+    error = NotReady(
+        "服务繁忙，请稍后重试；你填写的内容没有丢失。The service is busy; please try again in a moment — nothing was lost."
+    )
+    response = _respond(request, error)
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 def install(app: FastAPI) -> None:
+    # A busy database means a clear 503 and a retry, never a 500 (every unit of work rolled back whole).
+    app.add_exception_handler(OperationalError, _database_busy)
+    app.add_exception_handler(SqlTimeout, _database_busy)
     app.add_exception_handler(YiwangError, _yiwang_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -1,0 +1,85 @@
+"""Method: in person at a service-hall counter (loa:3, the non-face way to become a real person).
+
+The citizen asks for a one-time counter code within their sign-in and shows it (or its QR) at any hall's
+counter. Staff check the ID card in person and redeem the code (`redeem`, used by the counter front end);
+the person's level becomes real person with method `counter`, the hall and the staff member in the audit trail.
+Back on their device, the citizen continues and the journey goes on at that level.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp import audit
+from idp.authn import stepup
+from idp.authn.engine import Engine
+from idp.authn.models import CounterCode
+from idp.authn.outcome import Invalid, Outcome, Shown
+from idp.db import utcnow
+from idp.proofing import service
+
+DIGITS = 8
+
+
+def _hash(engine: Engine, code: str) -> str:
+    return engine.protector.index("counter_code", code)
+
+
+def issue(engine: Engine, flow_id: str, browser: str | None, cookie: str | None) -> Shown | Invalid:
+    """A new code for this journey (earlier unredeemed ones of the journey stop working)."""
+    code = f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
+    with engine.unit() as session:
+        ctx = stepup.context(engine, session, flow_id, browser, cookie, lock=True)
+        if ctx.person.proofing_level < service.REAL_NAME:
+            return Invalid("real_name_first")
+        for old in session.scalars(select(CounterCode).where(CounterCode.flow_id == ctx.flow.id)):
+            if old.redeemed_at is None:
+                old.expires_at = utcnow()
+        expires = utcnow() + timedelta(seconds=engine.settings.counter_code_ttl)
+        session.add(
+            CounterCode(code_hash=_hash(engine, code), flow_id=ctx.flow.id, person_id=ctx.person.id, expires_at=expires)
+        )
+    return Shown({"code": code, "expires_at": expires})
+
+
+def redeem(engine: Engine, session: Session, code: str, *, hall: str, staff: str) -> str | Invalid:
+    """Staff verified the person in person: the person becomes a real person (`counter`). Returns the person id."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == DIGITS):
+        return Invalid("counter_code_format", field="code")
+    if hall not in {h.id for h in engine.settings.halls}:
+        return Invalid("unknown_hall", field="hall")
+    row = session.get(CounterCode, _hash(engine, code), with_for_update=True)
+    if row is None or row.redeemed_at is not None or row.expires_at <= utcnow():
+        return Invalid("counter_code_unknown", field="code")
+    row.redeemed_at, row.hall, row.staff = utcnow(), hall, staff
+    service.raise_level(session, engine.protector, row.person_id, level=3, source="counter", channel="counter")
+    audit.record(
+        session,
+        audit.Event(
+            action="proofing.counter",
+            subject=row.person_id,
+            actor=staff,
+            channel="counter",
+            detail={"hall": hall, "flow": row.flow_id},
+        ),
+    )
+    return row.person_id
+
+
+def proceed(engine: Engine, flow_id: str, browser: str | None, cookie: str | None) -> Outcome:
+    """The citizen continues after the counter: only a code of this journey redeemed by staff counts."""
+    with engine.unit() as session:
+        ctx = stepup.context(engine, session, flow_id, browser, cookie, lock=True)
+        redeemed = session.scalars(
+            select(CounterCode).where(CounterCode.flow_id == ctx.flow.id, CounterCode.redeemed_at.is_not(None))
+        ).first()
+        if redeemed is None or redeemed.person_id != ctx.person.id:
+            return Invalid("counter_not_yet")
+        session.refresh(ctx.person)
+        engine.raise_session(session, ctx.flow, ctx.login, face=False, counter=True, channel=ctx.channel)
+        return engine.advance(session, ctx.flow, ctx.login)

@@ -1,0 +1,279 @@
+"""The authentication engine: every sign-in and step-up journey, whatever the channel, goes through here.
+
+A front end (the browser pages, and next kiosks, counters, the hotline) parses its input, calls one engine
+entry point and renders the `Outcome`. Each entry point is one unit of work: it opens at most one write
+transaction, in which everything the step changes (an OTP consumed, a person registered, a session, a consent,
+an authorization code, the audit events) commits together or not at all. The decision "what next for this
+level" is `idp.authn.policy.next_step`; the methods (`sms`, `totp`, `alipay_login`, `registry`, `unionpay`,
+`alipay_certify`, `face`, `counter`) each prove one thing and hand back to `advance`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from authlib.oauth2 import OAuth2Error
+from sqlalchemy.orm import Session
+
+from idp import audit
+from idp.authn import journey, policy
+from idp.authn.journey import Demand
+from idp.authn.outcome import Outcome, Redirect, Refused, Step
+from idp.oauth import acr, consent, flows, scopes, sessions
+from idp.oauth.clients import Client
+from idp.oauth.models import AuthFlow, LoginSession
+from idp.oauth.provider import OAuthRequest
+from idp.oauth.responses import add_params, error_to_client
+from idp.records.models import Person
+
+if TYPE_CHECKING:
+    from idp.oauth.provider import Provider
+
+
+class Engine:
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.runtime = provider.runtime
+        self.settings = provider.settings
+        self.adapters = provider.adapters
+        self.protector = provider.runtime.protector
+
+    # --- units of work -----------------------------------------------------------------------------------
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """The one write transaction of a step."""
+        with self.runtime.transaction() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """Reads that change nothing: a read-only connection that never takes SQLite's write lock."""
+        with self.runtime.reading() as session:
+            yield session
+
+    # --- journeys ----------------------------------------------------------------------------------------
+    def journey(self, session: Session, flow_id: str | None, browser: str | None, *, lock: bool = False) -> AuthFlow:
+        return flows.get(session, flow_id, browser, lock=lock)
+
+    def client_of(self, flow: AuthFlow) -> Client | None:
+        return self.provider.clients.get(flow.client_id)
+
+    def demand_of(self, flow: AuthFlow) -> Demand | None:
+        client = self.client_of(flow)
+        return Demand.of(journey.request(flow), client) if client else None
+
+    def seal(self, flow: AuthFlow, purpose: str, text: str) -> str:
+        """Personal data a journey carries between steps, encrypted and bound to the journey."""
+        return flows.seal(self.protector, flow.id, purpose, text)
+
+    def unseal(self, flow: AuthFlow, purpose: str, sealed: str) -> str:
+        return flows.unseal(self.protector, flow, purpose, sealed)
+
+    @staticmethod
+    def login_of(session: Session, cookie: str | None) -> LoginSession | None:
+        return sessions.load(session, cookie)
+
+    # --- the authorization request -----------------------------------------------------------------------
+    def authorize(self, query: list[tuple[str, str]], cookie: str | None, browser: str) -> Outcome:
+        """A new authorization request (GET or POST /authorize): a code at once, or a journey to start."""
+        req = {k: v for k, v in reversed(query)}  # first value wins, as in Authlib's checks
+        client = self.provider.clients.get(req.get("client_id"))
+        refused = _check_client(client, req)
+        if refused is not None:
+            return refused
+        assert client is not None
+        if req.get("max_age") is not None and not req["max_age"].isdigit():
+            return Redirect(self._error(req, "invalid_request", "max_age must be a non-negative integer"))
+        with self.unit() as session:
+            login = self.login_of(session, cookie)
+            return self._decide(session, query, client, login, None, browser)
+
+    def resume(self, flow_id: str | None, cookie: str | None, browser: str | None) -> Outcome:
+        """Judge a journey again (after a step done outside the engine, or a reload)."""
+        with self.unit() as session:
+            flow = self.journey(session, flow_id, browser, lock=True)
+            return self.advance(session, flow, self.login_of(session, cookie))
+
+    def advance(self, session: Session, flow: AuthFlow, login: LoginSession | None) -> Outcome:
+        """Within the caller's unit of work: what this journey needs next, or the code for the client."""
+        client = self.client_of(flow)
+        if client is None:
+            return Refused("client_gone")
+        query = list(journey.request(flow).items())
+        return self._decide(session, query, client, login, flow, None)
+
+    def _decide(
+        self,
+        session: Session,
+        query: list[tuple[str, str]],
+        client: Client,
+        login: LoginSession | None,
+        flow: AuthFlow | None,
+        browser: str | None,
+    ) -> Outcome:
+        req = {k: v for k, v in reversed(query)}
+        user = sessions.as_user(login) if login else None
+        oauth_req = OAuthRequest("GET", f"{self.settings.issuer}/authorize", {}, query, [])
+        oauth_req.db = session
+        server = self.provider.server
+        try:
+            grant = server.get_consent_grant(oauth_req, end_user=user)
+        except OAuth2Error as exc:
+            self._finish(session, flow)
+            return Redirect(self._error(req, exc.error, exc.description or exc.error))
+        demand = Demand.of(req, client)
+        facts = flow.params if flow is not None else {}
+        done = policy.Done(
+            fresh_sid=facts.get(journey.FRESH_SID),
+            stepup_declined_sid=facts.get(journey.STEPUP_DECLINED),
+            consented_sid=facts.get(journey.CONSENTED),
+        )
+        seen = policy.Session(login.sid, login.acr, login.auth_time) if login else None
+        missing = False
+        if login is not None and not policy.needs_login(demand, seen, done):
+            missing = bool(consent.missing(session, login.person_id, client.client_id, self.requested(client, req)))
+        decision = policy.next_step(demand, seen, done, missing)
+        if decision.step == "error":
+            self._finish(session, flow)
+            return Redirect(self._error(req, decision.error, decision.description))
+        if decision.step != "issue":
+            if flow is None:
+                flow = self._start(session, req, client, browser or "")
+            return Step(decision.step, flow.id)
+        assert login is not None and user is not None
+        result = server.create_authorization_response(oauth_req, grant_user=user, grant=grant)
+        location = dict(result.headers).get("Location")
+        if result.status != 302 or not location:
+            return Refused("authorize_failed")
+        sessions.remember_client(session, login.sid, client.client_id)
+        self._finish(session, flow)
+        audit.record(
+            session,
+            audit.Event(
+                action="oauth.authorize",
+                subject=login.person_id,
+                actor=login.person_id,
+                channel=facts.get(journey.CHANNEL, "web"),
+                client=client.client_id,
+                detail={"scope": req.get("scope", ""), "acr": login.acr},
+            ),
+        )
+        # Authlib's response already carries state; add iss (RFC 9207).
+        return Redirect(add_params(location, {"iss": self.settings.issuer}))
+
+    def _start(self, session: Session, req: dict[str, str], client: Client, browser: str) -> AuthFlow:
+        # A request's own parameters never look like the journey's facts: those start with "_".
+        clean = {k: v for k, v in req.items() if not k.startswith("_")}
+        return flows.start(session, clean, client.client_id, browser, self.settings.flow_ttl)
+
+    @staticmethod
+    def _finish(session: Session, flow: AuthFlow | None) -> None:
+        if flow is not None:
+            flows.finish(session, flow)
+
+    def _error(self, req: dict[str, str], error: str, description: str) -> str:
+        return error_to_client(self.settings.issuer, req, error, description)
+
+    def requested(self, client: Client, req: dict[str, str]) -> list[str]:
+        return scopes.parse(client.get_allowed_scope(req.get("scope", "")))
+
+    # --- signing in and stepping up ----------------------------------------------------------------------
+    def sign_in(
+        self, session: Session, flow: AuthFlow, person: Person, amr: list[str], *, channel: str = "web"
+    ) -> tuple[str, LoginSession]:
+        """All factors done: a new SSO session (new cookie, new sid), recorded in the journey and audited."""
+        amr = acr.with_mfa(amr)
+        level = acr.session_level(person.proofing_level, amr)
+        cookie, login = sessions.create(session, person.id, acr.acr_for(level), amr, self.settings.session_ttl)
+        journey.update(flow, **{journey.FRESH_SID: login.sid, journey.AMR: None})
+        flow.person_id, flow.otp_id, flow.pending_factors = person.id, None, []
+        audit.record(
+            session,
+            audit.Event(
+                action="login",
+                subject=person.id,
+                actor=person.id,
+                channel=channel,
+                client=flow.client_id,
+                detail={"amr": amr, "acr": login.acr},
+            ),
+        )
+        return cookie, login
+
+    def raise_session(
+        self,
+        session: Session,
+        flow: AuthFlow,
+        login: LoginSession,
+        *,
+        face: bool,
+        counter: bool = False,
+        channel: str = "web",
+    ) -> None:
+        """After proofing: the session's level is judged again from the person's proofing level."""
+        person = session.get(Person, login.person_id)
+        assert person is not None
+        extra = ["face"] if face else ["counter"] if counter else []
+        amr = acr.with_mfa([*login.amr, *extra]) if extra else list(login.amr)
+        level = acr.session_level(person.proofing_level, amr)
+        sessions.step_up(session, login, acr.acr_for(level), amr)
+        audit.record(
+            session,
+            audit.Event(
+                action="login.step_up",
+                subject=person.id,
+                actor=person.id,
+                channel=channel,
+                client=flow.client_id,
+                detail={"acr": acr.acr_for(level), "amr": amr},
+            ),
+        )
+
+    # --- consent and declining ---------------------------------------------------------------------------
+    def consent(self, flow_id: str, browser: str | None, cookie: str | None, approve: bool) -> Outcome:
+        with self.unit() as session:
+            flow = self.journey(session, flow_id, browser, lock=True)
+            login = self.login_of(session, cookie)
+            if login is None:
+                return Refused("please_sign_in")
+            return self.give_consent(session, flow, login, approve)
+
+    def give_consent(self, session: Session, flow: AuthFlow, login: LoginSession, approve: bool) -> Outcome:
+        req = journey.request(flow)
+        if not approve:
+            self._finish(session, flow)
+            return Redirect(self._error(req, "access_denied", "the person declined"))
+        client = self.client_of(flow)
+        if client is None:
+            return Refused("client_gone")
+        consent.grant(session, login.person_id, client.client_id, self.requested(client, req))
+        journey.update(flow, **{journey.CONSENTED: login.sid})
+        return self.advance(session, flow, login)
+
+    def decline_stepup(self, flow_id: str, browser: str | None, cookie: str | None) -> Outcome:
+        with self.unit() as session:
+            flow = self.journey(session, flow_id, browser, lock=True)
+            login = self.login_of(session, cookie)
+            if login is None:
+                return Refused("please_sign_in")
+            journey.update(flow, **{journey.STEPUP_DECLINED: login.sid})
+            return self.advance(session, flow, login)
+
+    def cancel(self, flow_id: str, browser: str | None) -> Outcome:
+        """The person gave up at the login page: the client hears access_denied."""
+        with self.unit() as session:
+            flow = self.journey(session, flow_id, browser, lock=True)
+            req = journey.request(flow)
+            self._finish(session, flow)
+            return Redirect(self._error(req, "access_denied", "the person cancelled the sign-in"))
+
+
+def _check_client(client: Client | None, req: dict[str, str]) -> Refused | None:
+    if client is None:
+        return Refused("unknown_client")
+    if not client.check_redirect_uri(req.get("redirect_uri", "")):
+        # Never redirect to an address we can't vouch for (RFC 6749 §4.1.2.1).
+        return Refused("bad_redirect_uri")
+    return None

@@ -1,0 +1,51 @@
+"""Method: UnionPay bank-card four-element verification (real name, loa:2). Only a masked card is kept."""
+
+from __future__ import annotations
+
+from anyio import from_thread
+
+from adapters.errors import AdapterError
+from idp.authn import fields, sms, stepup
+from idp.authn.engine import Engine
+from idp.authn.outcome import Invalid, Outcome
+from idp.proofing import service
+
+
+def submit(
+    engine: Engine,
+    flow_id: str,
+    browser: str | None,
+    cookie: str | None,
+    *,
+    raw_name: str,
+    raw_id: str,
+    raw_card: str,
+    raw_phone: str,
+) -> Outcome:
+    name, number, card = fields.name(raw_name), fields.id_number(raw_id), fields.bank_card(raw_card)
+    phone = sms.parse_phone(raw_phone)
+    for checked in (name, number, card, phone):
+        if isinstance(checked, Invalid):
+            return checked
+    assert isinstance(name, str) and isinstance(number, str) and isinstance(card, str) and isinstance(phone, str)
+    verifier = engine.adapters.bank_card
+    if verifier is None:
+        return Invalid("provider_down", status=503)
+    with engine.reading() as session:
+        stepup.context(engine, session, flow_id, browser, cookie)
+    try:
+        result = from_thread.run(verifier.verify, name, number, card, phone)
+    except AdapterError:
+        return Invalid("provider_down", status=503)
+    if result.matched is None:
+        return Invalid("undecided", status=503)
+    if not result.matched:
+        return Invalid("no_match")
+    with engine.unit() as session:
+        ctx = stepup.context(engine, session, flow_id, browser, cookie, lock=True)
+        outcome = stepup.prove(
+            engine, session, ctx, level=2, source="unionpay", face=False, id_number=number, name=name
+        )
+        if not isinstance(outcome, Invalid):
+            service.record_bank_card(session, ctx.person.id, card)
+        return outcome
