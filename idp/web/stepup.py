@@ -20,6 +20,7 @@ from idp.authn import alipay_certify, counter, face, registry, stepup, unionpay
 from idp.authn.engine import Engine
 from idp.authn.outcome import Invalid, Outcome, Redirect, Refused, Shown, Step
 from idp.oauth import sessions
+from idp.masking import mask_id_number
 from idp.proofing import service
 from idp.web.browser import browser_id, check_csrf, csrf_token
 from idp.web.deps import get_engine
@@ -59,7 +60,8 @@ def _page(
         "alipay": engine.adapters.alipay is not None,
         "unionpay": engine.adapters.bank_card is not None,
         "registry": engine.adapters.registry is not None,
-        "typed": typed,
+        # What the person typed comes back, except the ID number, which is only shown masked.
+        "typed": {**{k: v for k, v in typed.items() if k != "id_number"}, "id_masked": _masked_id(typed.get("id_number"))},
         "error": None,
         "error_field": None,
         "method": typed.get("method", ""),
@@ -69,6 +71,10 @@ def _page(
         context.update(error=describe(shown, pick_language(request)), error_field=shown.field)
         status = shown.status
     return render(request, "stepup.html", context, status_code=status)
+
+
+def _masked_id(raw: str | None) -> str:
+    return mask_id_number(raw[:32]) if raw else ""
 
 
 def _run(request: Request, engine: Engine, flow: str, call: Any, **typed: str) -> Response:

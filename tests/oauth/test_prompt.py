@@ -60,8 +60,8 @@ def test_max_age_forces_a_fresh_login(bench: Bench) -> None:
 
 def test_declining_consent_is_access_denied(bench: Bench) -> None:
     first = bench.authorize(**bench.auth_params(state="s-deny"))
-    after = bench.sign_in(first.headers["location"])
-    page = bench.client.get(bench.client.get(after.headers["location"]).headers["location"])
+    after = bench.sign_in(first.headers["location"], decision="")  # signed in without the consent button
+    page = bench.client.get(after.headers["location"])
     response = bench.client.post(
         "/consent",
         data={"flow": form_value(page.text, "flow"), "csrf": form_value(page.text, "csrf"), "decision": "deny"},
@@ -70,10 +70,23 @@ def test_declining_consent_is_access_denied(bench: Bench) -> None:
     assert params["error"] == "access_denied" and params["state"] == "s-deny"
 
 
+def test_cancelling_at_the_sign_in_page_is_access_denied(bench: Bench) -> None:
+    first = bench.authorize(**bench.auth_params(state="s-cancel"))
+    page = bench.client.get(first.headers["location"])
+    response = bench.client.post(
+        "/login/code",
+        data={"flow": form_value(page.text, "flow"), "csrf": form_value(page.text, "csrf"), "decision": "cancel"},
+    )
+    params = query_of(response.headers["location"])
+    assert params["error"] == "access_denied" and params["state"] == "s-cancel"
+
+
 def test_consent_page_says_what_each_scope_releases(bench: Bench) -> None:
     first = bench.authorize(**bench.auth_params(scope="openid phone real_name"))
-    after = bench.sign_in(first.headers["location"])
-    page = bench.client.get(bench.client.get(after.headers["location"]).headers["location"])
+    login_page = bench.client.get(first.headers["location"])
+    assert "你的手机号码" in login_page.text and "你的真实姓名" in login_page.text  # consent shown while signing in
+    after = bench.sign_in(first.headers["location"], decision="")
+    page = bench.client.get(after.headers["location"])
     assert "你的手机号码" in page.text and "你的真实姓名" in page.text
     english = bench.client.get(page.url, headers={"Accept-Language": "en"})
     assert "Your mobile phone number" in english.text
@@ -82,13 +95,13 @@ def test_consent_page_says_what_each_scope_releases(bench: Bench) -> None:
 def test_acr_above_the_session_leads_to_step_up_never_a_weaker_token(bench: Bench) -> None:
     first = bench.authorize(**bench.auth_params(acr_values=LOA2))
     assert first.headers["location"].startswith("/login?flow=")
-    resumed = bench.client.get(bench.sign_in(first.headers["location"]).headers["location"])
+    resumed = bench.sign_in(first.headers["location"])
     assert resumed.headers["location"].startswith("/stepup?flow=")
     page = bench.client.get(resumed.headers["location"])
     declined = bench.client.post(
         "/stepup/decline", data={"flow": form_value(page.text, "flow"), "csrf": form_value(page.text, "csrf")}
     )
-    params = query_of(bench.client.get(declined.headers["location"]).headers["location"])
+    params = query_of(declined.headers["location"])
     assert params["error"] == "unmet_authentication_requirements" and "code" not in params
     assert LOA2 in params["error_description"]
 
