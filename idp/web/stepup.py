@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from idp.authn import alipay_certify, counter, face, registry, stepup, unionpay
 from idp.authn.engine import Engine
 from idp.authn.outcome import Invalid, Outcome, Redirect, Refused, Shown, Step
-from idp.oauth import sessions
 from idp.masking import mask_id_number
+from idp.oauth import sessions
 from idp.proofing import service
 from idp.web.browser import browser_id, check_csrf, csrf_token
 from idp.web.deps import get_engine
@@ -61,7 +61,10 @@ def _page(
         "unionpay": engine.adapters.bank_card is not None,
         "registry": engine.adapters.registry is not None,
         # What the person typed comes back, except the ID number, which is only shown masked.
-        "typed": {**{k: v for k, v in typed.items() if k != "id_number"}, "id_masked": _masked_id(typed.get("id_number"))},
+        "typed": {
+            **{k: v for k, v in typed.items() if k != "id_number"},
+            "id_masked": _masked_id(typed.get("id_number")),
+        },
         "error": None,
         "error_field": None,
         "method": typed.get("method", ""),
