@@ -20,9 +20,17 @@ class Hall(BaseModel):
 
 
 DEFAULT_HALLS = (
-    Hall(id="city", name="市民服务中心 City Service Centre", address="市府路 1 号 1 Shifu Road", hours="周一至周五 9:00-17:00"),
     Hall(
-        id="east", name="东区政务服务大厅 East District Hall", address="东大街 88 号 88 East Street", hours="周一至周六 9:00-17:00"
+        id="city",
+        name="市民服务中心 City Service Centre",
+        address="市府路 1 号 1 Shifu Road",
+        hours="周一至周五 9:00-17:00",
+    ),
+    Hall(
+        id="east",
+        name="东区政务服务大厅 East District Hall",
+        address="东大街 88 号 88 East Street",
+        hours="周一至周六 9:00-17:00",
     ),
 )
 

@@ -83,52 +83,66 @@ class MemoryStore:
 
 
 class SqliteStore:
+    """One connection per process, kept open; WAL with `synchronous=NORMAL` (emulator state, not records),
+    expired keys swept at most once a second — the emulator must not be what a load test measures."""
+
     def __init__(self, path: Path) -> None:
         self._path = path
         self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, exp REAL NOT NULL, v TEXT NOT NULL)")
-            db.execute("CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, ch TEXT NOT NULL, v TEXT NOT NULL)")
+        self._db = sqlite3.connect(self._path, timeout=5, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, exp REAL NOT NULL, v TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, ch TEXT NOT NULL, v TEXT NOT NULL)")
+        self._swept = 0.0
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self._path, timeout=5, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
-
-    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _run(self, *statements: tuple[str, tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Run the statements in one transaction; the rows of the last."""
         with self._lock:
-            db = self._connect()
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("BEGIN IMMEDIATE")
-                db.execute("DELETE FROM kv WHERE exp < ?", (time.time(),))
-                rows = db.execute(sql, args).fetchall()
+                now = time.time()
+                if now - self._swept > 1.0:
+                    db.execute("DELETE FROM kv WHERE exp < ?", (now,))
+                    self._swept = now
+                rows: list[tuple[Any, ...]] = []
+                for statement in statements:
+                    rows = db.execute(*statement).fetchall()
                 db.execute("COMMIT")
-                return rows
-            finally:
-                db.close()
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return rows
 
     def put(self, key: str, value: dict[str, Any], ttl_s: float) -> None:
-        self._run("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (key, time.time() + ttl_s, json.dumps(value)))
+        self._run(("INSERT OR REPLACE INTO kv VALUES (?, ?, ?)", (key, time.time() + ttl_s, json.dumps(value))))
 
     def get(self, key: str) -> dict[str, Any] | None:
-        rows = self._run("SELECT v FROM kv WHERE k = ?", (key,))
+        rows = self._run(("SELECT v FROM kv WHERE k = ? AND exp >= ?", (key, time.time())))
         return json.loads(rows[0][0]) if rows else None
 
     def pop(self, key: str) -> dict[str, Any] | None:
-        rows = self._run("DELETE FROM kv WHERE k = ? RETURNING v", (key,))
-        return json.loads(rows[0][0]) if rows else None
+        rows = self._run(("DELETE FROM kv WHERE k = ? RETURNING v, exp", (key,)))
+        return json.loads(rows[0][0]) if rows and rows[0][1] >= time.time() else None
 
     def add_once(self, key: str, ttl_s: float) -> bool:
-        rows = self._run("INSERT OR IGNORE INTO kv VALUES (?, ?, '{}') RETURNING k", (key, time.time() + ttl_s))
+        now = time.time()
+        rows = self._run(
+            ("DELETE FROM kv WHERE k = ? AND exp < ?", (key, now)),
+            ("INSERT OR IGNORE INTO kv VALUES (?, ?, '{}') RETURNING k", (key, now + ttl_s)),
+        )
         return bool(rows)
 
     def append(self, channel: str, item: dict[str, Any], keep: int = 200) -> None:
-        self._run("INSERT INTO log (ch, v) VALUES (?, ?)", (channel, json.dumps(item)))
         self._run(
-            "DELETE FROM log WHERE ch = ? AND id NOT IN (SELECT id FROM log WHERE ch = ? ORDER BY id DESC LIMIT ?)",
-            (channel, channel, keep),
+            ("INSERT INTO log (ch, v) VALUES (?, ?)", (channel, json.dumps(item))),
+            (
+                "DELETE FROM log WHERE ch = ? AND id NOT IN (SELECT id FROM log WHERE ch = ? ORDER BY id DESC LIMIT ?)",
+                (channel, channel, keep),
+            ),
         )
 
     def items(self, channel: str) -> list[dict[str, Any]]:
-        rows = self._run("SELECT v FROM log WHERE ch = ? ORDER BY id DESC", (channel,))
+        rows = self._run(("SELECT v FROM log WHERE ch = ? ORDER BY id DESC", (channel,)))
         return [json.loads(r[0]) for r in rows]

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from idp.errors import YiwangError
-from idp.oauth.bearer import AccessToken, require_token
+from idp.web.bearer import AccessToken, require_token
 from idp.web.pki_routes import SigningDep, read_body
 from signing import csc, pades
 from signing.context import SigningContext

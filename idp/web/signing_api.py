@@ -22,8 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from idp import audit
 from idp.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from idp.oauth import clients, sessions
-from idp.oauth.bearer import AccessToken, require_token
 from idp.records import organisations
+from idp.web.bearer import AccessToken, require_token
 from idp.web.browser import check_csrf, csrf_token, ensure_browser, set_browser
 from idp.web.pages import render
 from idp.web.pki_routes import SigningDep

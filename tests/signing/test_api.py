@@ -27,7 +27,7 @@ from signing.models import SignatureRecord, SignConfirmation
 from signing.policy import Policy
 from signing.sample import one_page_pdf
 
-pytest.importorskip("idp.oauth.bearer")
+pytest.importorskip("idp.web.bearer")
 
 USCC = "91110000600037341L"
 OTHER_USCC = "91350100M000100Y43"
@@ -208,7 +208,7 @@ def rp(module_rt: Runtime, world: dict[str, Any], client: TestClient) -> Iterato
         scopes=["openid", "sign"],
         subject_type="public",
     )
-    # idp.oauth.bearer looks the client up (ClientCache, its own session) inside its own write transaction:
+    # idp.web.bearer looks the client up (ClientCache, its own session) inside its own write transaction:
     # on SQLite the second BEGIN IMMEDIATE waits on the first until "database is locked". Keep the clients
     # cached until that is fixed there (reported to the bearer.py owner).
     with pytest.MonkeyPatch.context() as mp:

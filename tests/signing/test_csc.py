@@ -35,7 +35,7 @@ from signing.models import SignatureRecord
 from signing.policy import Policy
 from signing.sample import one_page_pdf
 
-pytest.importorskip("idp.oauth.bearer")
+pytest.importorskip("idp.web.bearer")
 
 USCC = "91110000600037341L"
 PDF = one_page_pdf()
