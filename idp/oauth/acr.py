@@ -26,13 +26,15 @@ def session_level(proofing_level: int, amr: list[str]) -> int:
 
 
 def demanded(acr_values: str | None, default_acr: str | None) -> int:
-    """The level a request demands: the lowest known value in `acr_values` (any of them is acceptable),
-    else the client's registered default, else 1."""
+    """The level a request demands: the lowest known value in `acr_values` (any of them is acceptable), but
+    never below the client's registered default — a request can ask for more than the client registered,
+    never for less (an attacker can edit the request; the registration is the client's own word). Else 1."""
+    floor = level(default_acr) or 1
     if acr_values:
         known = [level(v) for v in acr_values.split() if level(v)]
         if known:
-            return min(known)
-    return level(default_acr) or 1
+            return max(min(known), floor)
+    return floor
 
 
 def with_mfa(amr: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
@@ -248,6 +248,14 @@ class RefreshTokenGrant(_ProviderGrant, grants.RefreshTokenGrant):  # type: igno
             row = session.get(RefreshToken, digest)
             if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
                 return None
+            # Judge the request before claiming the token: a wrong client or a wider scope must not use up
+            # (and so later revoke, as a replay) the owner's refresh token (RFC 6749 §6, RFC 9700 §4.14).
+            client = self.request.client
+            if client is None or client.client_id != row.client_id:
+                return None
+            asked = set(str(self.request.payload.scope or "").split())
+            if asked and not asked <= set(row.scope.split()):
+                raise InvalidScopeError()
             claimed = session.execute(
                 update(RefreshToken)
                 .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from idp.oauth.acr import LOA2
+from idp.oauth.acr import LOA1, LOA2
 from tests.oauth.conftest import ISSUER, REDIRECT, Bench, form_value, query_of
 
 
@@ -111,6 +111,9 @@ def test_client_default_acr_is_enforced(bench: Bench) -> None:
     bench.code_flow()  # a loa:1 session exists
     response = bench.authorize(**bench.auth_params(strict))
     assert response.headers["location"].startswith("/stepup?flow=")  # must step up, not reuse loa:1
+    # A request can't lower the client's registered level by asking for less.
+    lowered = bench.authorize(**bench.auth_params(strict, acr_values=LOA1))
+    assert lowered.headers["location"].startswith("/stepup?flow=")
 
 
 def test_scope_not_registered_is_never_granted(bench: Bench) -> None:

@@ -44,6 +44,9 @@ def test_refresh_token_bound_to_client(bench: Bench) -> None:
         auth=(other.client_id, other.client_secret or ""),
     )
     assert response.status_code == 400
+    # The wrong client's attempt did not use up the owner's token (so it is not later taken for a replay).
+    status, _ = _refresh(bench, first["refresh_token"])
+    assert status == 200
 
 
 def test_refresh_cannot_widen_scope(bench: Bench) -> None:
@@ -54,6 +57,8 @@ def test_refresh_cannot_widen_scope(bench: Bench) -> None:
         auth=(bench.rp.client_id, bench.rp.client_secret or ""),
     )
     assert response.status_code == 400 and response.json()["error"] == "invalid_scope"
+    status, _ = _refresh(bench, first["refresh_token"])  # still the owner's to use
+    assert status == 200
 
 
 def test_revoking_a_refresh_token_kills_the_family(bench: Bench) -> None:
