@@ -37,6 +37,11 @@ def parse_phone(raw: str) -> str | Invalid:
         return Invalid("bad_phone", field="phone")
 
 
+def shown(phone: str) -> str:
+    """A phone as people read it on a page: the national number, masked (`139****1126`)."""
+    return mask(phone.removeprefix("+86"), "phone")
+
+
 def locked(until: datetime | None) -> Invalid:
     return Invalid("locked", field="phone", status=429, params={"until": until, "locked": True})
 
@@ -55,7 +60,7 @@ def send(engine: Engine, flow_id: str, browser: str | None, raw_phone: str, ip: 
     with engine.unit() as session:
         flow = engine.journey(session, flow_id, browser, lock=True)
         wait = resend_in(flow.params)
-        if wait and flow.params.get(journey.PHONE_MASKED) == mask(phone, "phone"):
+        if wait and flow.params.get(journey.PHONE_MASKED) == shown(phone):
             return Invalid("resend_wait", field="phone", status=429, params={"seconds": wait})
         for name, limit, window in (
             (f"sms:ip:{ip}", s.sms_per_ip_per_10min, 600),
@@ -69,12 +74,12 @@ def send(engine: Engine, flow_id: str, browser: str | None, raw_phone: str, ip: 
         except otp.OtpRefused as refused:
             return locked(refused.locked_until)
         flow.otp_id = issued.challenge_id
-        journey.update(flow, **{journey.PHONE_MASKED: mask(phone, "phone"), journey.SENT_AT: str(time.time())})
+        journey.update(flow, **{journey.PHONE_MASKED: shown(phone), journey.SENT_AT: str(time.time())})
     try:
         from_thread.run(engine.provider.sms.send_code, phone, issued.code)
     except AdapterError:
         return Invalid("sms_down", field="phone", status=503)
-    return Shown({"sent": True, "masked": mask(phone, "phone"), "resend_in": RESEND_S})
+    return Shown({"sent": True, "masked": shown(phone), "resend_in": RESEND_S})
 
 
 def submit(
@@ -101,7 +106,7 @@ def submit(
         masked = flow.params.get(journey.PHONE_MASKED, "")
         if not flow.otp_id:
             return Result(Invalid("send_first", field="phone"))
-        if isinstance(typed, str) and mask(typed, "phone") != masked:
+        if isinstance(typed, str) and shown(typed) != masked:
             return Result(Invalid("phone_changed", field="phone"))
         try:
             phone = otp.verify(session, engine.protector, flow.otp_id, code, engine.settings.otp_max_attempts)

@@ -32,7 +32,12 @@ def _client_ip(request: Request) -> str:
 
 
 def _login_page(
-    request: Request, engine: Engine, flow_id: str, shown: Invalid | Shown | None = None, phone: str = ""
+    request: Request,
+    engine: Engine,
+    flow_id: str,
+    shown: Invalid | Shown | None = None,
+    phone: str = "",
+    code: str = "",
 ) -> Response:
     """The one sign-in page: phone, code (once sent), agreement, the scopes asked for, other ways in."""
     with engine.reading() as session:
@@ -47,6 +52,7 @@ def _login_page(
         "client_name": client.name if client else "",
         "items": scopes.describe(requested, lang),
         "phone": phone,
+        "code": "",
         "sent": bool(flow.otp_id),
         "masked": facts.get(journey.PHONE_MASKED, ""),
         "resend_in": sms.resend_in(facts) if flow.otp_id else 0,
@@ -60,6 +66,8 @@ def _login_page(
     status = 200
     if isinstance(shown, Invalid):
         context.update(error=describe(shown, lang), error_field=shown.field, locked=bool(shown.params.get("locked")))
+        if shown.field not in ("code", "phone") and code.isdigit() and len(code) == 6:
+            context["code"] = code  # the code was fine (e.g. the agreement was not ticked): keep it
         status = shown.status
         if shown.params.get("locked"):
             context["sent"] = False
@@ -104,7 +112,7 @@ async def check_code(
             engine, flow, browser_id(request), phone, code, agreed=agree == "yes", approve_scopes=decision == "approve"
         )
     )
-    return respond(request, result, lambda shown: _login_page(request, engine, flow, shown, phone))
+    return respond(request, result, lambda shown: _login_page(request, engine, flow, shown, phone, code))
 
 
 def _totp_page(request: Request, engine: Engine, flow_id: str, shown: Invalid | Shown | None = None) -> Response:
