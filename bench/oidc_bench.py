@@ -1,22 +1,50 @@
-"""OIDC provider throughput: client_credentials grants/s (ours vs panva's oidc-provider) and complete logins/s.
+"""OIDC provider throughput, ours side by side with panva's oidc-provider: client_credentials grants/s,
+first-time logins/s and returning users' SSO logins/s.
 
-    uv run python bench/oidc_bench.py [--seconds N] [--db postgres|sqlite] [--rounds R] [--profile]
+    uv run python bench/oidc_bench.py [--seconds N] [--warmup N] [--db postgres|sqlite] [--rounds R]
+        [--browsers B] [--driver-procs P] [--workers W] [--skip-reference] [--skip-cc] [--skip-logins] [--profile]
+
+    e.g. the full comparison on a quiet machine, each database:
+    uv run python bench/oidc_bench.py --db postgres --seconds 20 --rounds 2
+    uv run python bench/oidc_bench.py --db sqlite --seconds 20 --rounds 2
+    and a short check that everything works (no figures to keep): --seconds 5 --warmup 1 --skip-cc --browsers 16
 
 What it does, on this machine (load generators share its CPUs with the servers):
 
 1. starts `yiwang serve --workers 2` on a fresh PostgreSQL database it CREATEs (and DROPs at the end), or on
-   SQLite in a temporary data directory; registers a client_credentials client and a login client;
-2. client_credentials: `wrk` POSTs `grant_type=client_credentials` with HTTP Basic auth to /token (ES256 JWT
-   access tokens, RFC 9068); grants/s, p50/p99 latency, non-200 and socket errors;
-3. the same against panva's oidc-provider (bench/reference/, two node:cluster workers, ES256 JWT access
-   tokens through resourceIndicators), same request shape, same load generator; the ratio ours/reference;
-4. complete logins/s: N concurrent virtual browsers (asyncio + httpx, own cookie jars, distinct phones) do
-   authorize -> login page -> SMS -> code (from the sandbox outbox) -> consent -> code -> token;
-5. with --profile, py-spy samples the server workers under each load and prints where the time goes.
+   SQLite in a temporary data directory; registers a client_credentials client and a login client (code + PKCE);
+   starts the reference, panva's oidc-provider (bench/reference/server.mjs: two node:cluster workers, in-memory
+   adapter) with a client_credentials client and a login client of the same shape;
+2. client_credentials: `wrk` POSTs `grant_type=client_credentials` with HTTP Basic auth to /token on each side
+   (ES256 JWT access tokens, RFC 9068); grants/s, p50/p99 latency, non-200 and socket errors, the ratio
+   ours/reference;
+3. first-time logins: B concurrent virtual browsers (asyncio + httpx in P processes, own cookie jars, each on
+   its own keep-alive connection as a real browser), a new person each login, on each side in turn:
+   - ours (6 requests, the one-page sign-in): GET /authorize -> 303 /login?flow= -> GET /login (hidden flow and
+     csrf) -> POST /login/sms (200, the same page) -> GET /sandbox/sms/outbox (the code) -> POST /login/code
+     with code, agree=yes, decision=approve (302 straight to the redirect_uri: consent on the same page) ->
+     POST /token with the PKCE verifier; scope `openid phone`, a new phone number each login;
+   - the reference (8 requests, its devInteractions): GET /auth -> /interaction/:uid (login form) -> POST
+     prompt=login, login, password -> GET /auth/:uid -> /interaction/:uid (consent form) -> POST prompt=consent
+     -> GET /auth/:uid -> redirect_uri -> POST /token with the verifier; scope `openid`, a new login name each.
+     (Its in-memory adapter lives in each worker process: the browser's one connection keeps it on one worker.)
+   Both check state, `iss` (RFC 9207) and the ID token's nonce; the reference's access token for this client is
+   opaque, ours a JWT;
+4. returning users' SSO logins: each browser signs in once (not measured), keeps its cookies and its consent,
+   then repeats GET /authorize -> 302/303 to the redirect_uri with a code -> POST /token;
+5. reports, per side and kind of login: logins/s, p50/p99 ms, failures by reason, HTTP requests per login,
+   server CPU per login (ms: CPU of the server's process tree over the measurement window / logins completed),
+   the cores used by the server, PostgreSQL, the driver and the rest of the machine, and the ratios
+   ours/reference; for ours on PostgreSQL what the database saw (commits per login, lock waits);
+6. with --profile, py-spy samples our workers under each load and prints where the time goes.
 
-Needs: wrk (`apt-get install -y wrk`), node 20+ and `(cd bench/reference && npm ci)` for the reference, a
-PostgreSQL server (default postgresql://postgres@127.0.0.1:5432, trust auth) for --db postgres, py-spy for
---profile (on PATH, else run through `uvx`). Rate limits are raised for the run through YIWANG_* variables.
+--rounds R alternates ours and the reference R times for each measurement (medians in the ratios).
+--skip-reference measures ours only; --skip-cc skips the grants (and wrk); --skip-logins skips both kinds of login.
+
+Needs: wrk (`apt-get install -y wrk`) unless --skip-cc, node 20+ and `(cd bench/reference && npm ci)` for the
+reference, a PostgreSQL server (default postgresql://postgres@127.0.0.1:5432, trust auth) for --db postgres,
+py-spy for --profile (on PATH, else run through `uvx`). Rate limits are raised for the run through YIWANG_*
+variables.
 """
 
 from __future__ import annotations
