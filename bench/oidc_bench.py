@@ -705,7 +705,7 @@ async def _drive(job: dict[str, Any], ready: Any, go: Any, times: Any) -> dict[s
     login = login_ours if ctx["kind"] == "ours" else login_reference
     done: list[float] = []
     failures: Counter[str] = Counter()
-    requests = counter = 0
+    requests, counter = 0, job["first"]
 
     def failed(exc: Exception, when: str = "") -> None:
         reason = exc.reason if isinstance(exc, LoginFailed) else f"http: {type(exc).__name__}"
@@ -831,9 +831,13 @@ def run_logins(
     global _runs
     jobs = []
     for i in range(procs):
-        prefix = PREFIXES[(_runs * procs + i) % len(PREFIXES)]
+        slot = _runs * procs + i
         n = browsers // procs + (1 if i < browsers % procs else 0)
-        jobs.append({"ctx": side.ctx, "mode": mode, "browsers": n, "prefix": prefix})
+        # Past the prefixes, the counter's leading digit tells runs apart (no run makes 10 million logins).
+        first = 10_000_000 * (slot // len(PREFIXES))
+        jobs.append(
+            {"ctx": side.ctx, "mode": mode, "browsers": n, "prefix": PREFIXES[slot % len(PREFIXES)], "first": first}
+        )
     _runs += 1
     mp = multiprocessing.get_context("spawn")
     ready, results_q, go, times = mp.Queue(), mp.Queue(), mp.Event(), mp.Array("d", 2)
