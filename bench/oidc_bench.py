@@ -1,22 +1,50 @@
-"""OIDC provider throughput: client_credentials grants/s (ours vs panva's oidc-provider) and complete logins/s.
+"""OIDC provider throughput, ours side by side with panva's oidc-provider: client_credentials grants/s,
+first-time logins/s and returning users' SSO logins/s.
 
-    uv run python bench/oidc_bench.py [--seconds N] [--db postgres|sqlite] [--rounds R] [--profile]
+    uv run python bench/oidc_bench.py [--seconds N] [--warmup N] [--db postgres|sqlite] [--rounds R]
+        [--browsers B] [--driver-procs P] [--workers W] [--skip-reference] [--skip-cc] [--skip-logins] [--profile]
+
+    e.g. the full comparison on a quiet machine, each database:
+    uv run python bench/oidc_bench.py --db postgres --seconds 20 --rounds 2
+    uv run python bench/oidc_bench.py --db sqlite --seconds 20 --rounds 2
+    and a short check that everything works (no figures to keep): --seconds 5 --warmup 1 --skip-cc --browsers 16
 
 What it does, on this machine (load generators share its CPUs with the servers):
 
 1. starts `yiwang serve --workers 2` on a fresh PostgreSQL database it CREATEs (and DROPs at the end), or on
-   SQLite in a temporary data directory; registers a client_credentials client and a login client;
-2. client_credentials: `wrk` POSTs `grant_type=client_credentials` with HTTP Basic auth to /token (ES256 JWT
-   access tokens, RFC 9068); grants/s, p50/p99 latency, non-200 and socket errors;
-3. the same against panva's oidc-provider (bench/reference/, two node:cluster workers, ES256 JWT access
-   tokens through resourceIndicators), same request shape, same load generator; the ratio ours/reference;
-4. complete logins/s: N concurrent virtual browsers (asyncio + httpx, own cookie jars, distinct phones) do
-   authorize -> login page -> SMS -> code (from the sandbox outbox) -> consent -> code -> token;
-5. with --profile, py-spy samples the server workers under each load and prints where the time goes.
+   SQLite in a temporary data directory; registers a client_credentials client and a login client (code + PKCE);
+   starts the reference, panva's oidc-provider (bench/reference/server.mjs: two node:cluster workers, in-memory
+   adapter) with a client_credentials client and a login client of the same shape;
+2. client_credentials: `wrk` POSTs `grant_type=client_credentials` with HTTP Basic auth to /token on each side
+   (ES256 JWT access tokens, RFC 9068); grants/s, p50/p99 latency, non-200 and socket errors, the ratio
+   ours/reference;
+3. first-time logins: B concurrent virtual browsers (asyncio + httpx in P processes, own cookie jars, each on
+   its own keep-alive connection as a real browser), a new person each login, on each side in turn:
+   - ours (6 requests, the one-page sign-in): GET /authorize -> 303 /login?flow= -> GET /login (hidden flow and
+     csrf) -> POST /login/sms (200, the same page) -> GET /sandbox/sms/outbox (the code) -> POST /login/code
+     with code, agree=yes, decision=approve (302 straight to the redirect_uri: consent on the same page) ->
+     POST /token with the PKCE verifier; scope `openid phone`, a new phone number each login;
+   - the reference (8 requests, its devInteractions): GET /auth -> /interaction/:uid (login form) -> POST
+     prompt=login, login, password -> GET /auth/:uid -> /interaction/:uid (consent form) -> POST prompt=consent
+     -> GET /auth/:uid -> redirect_uri -> POST /token with the verifier; scope `openid`, a new login name each.
+     (Its in-memory adapter lives in each worker process: the browser's one connection keeps it on one worker.)
+   Both check state, `iss` (RFC 9207) and the ID token's nonce; the reference's access token for this client is
+   opaque, ours a JWT;
+4. returning users' SSO logins: each browser signs in once (not measured), keeps its cookies and its consent,
+   then repeats GET /authorize -> 302/303 to the redirect_uri with a code -> POST /token;
+5. reports, per side and kind of login: logins/s, p50/p99 ms, failures by reason, HTTP requests per login,
+   server CPU per login (ms: CPU of the server's process tree over the measurement window / logins completed),
+   the cores used by the server, PostgreSQL, the driver and the rest of the machine, and the ratios
+   ours/reference; for ours on PostgreSQL what the database saw (commits per login, lock waits);
+6. with --profile, py-spy samples our workers under each load and prints where the time goes.
 
-Needs: wrk (`apt-get install -y wrk`), node 20+ and `(cd bench/reference && npm ci)` for the reference, a
-PostgreSQL server (default postgresql://postgres@127.0.0.1:5432, trust auth) for --db postgres, py-spy for
---profile (on PATH, else run through `uvx`). Rate limits are raised for the run through YIWANG_* variables.
+--rounds R alternates ours and the reference R times for each measurement (medians in the ratios).
+--skip-reference measures ours only; --skip-cc skips the grants (and wrk); --skip-logins skips both kinds of login.
+
+Needs: wrk (`apt-get install -y wrk`) unless --skip-cc, node 20+ and `(cd bench/reference && npm ci)` for the
+reference, a PostgreSQL server (default postgresql://postgres@127.0.0.1:5432, trust auth) for --db postgres,
+py-spy for --profile (on PATH, else run through `uvx`). Rate limits are raised for the run through YIWANG_*
+variables.
 """
 
 from __future__ import annotations
@@ -42,9 +70,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -181,7 +210,8 @@ class CpuWindow:
         if name == "others":
             mine = self.used.get("server", 0.0) + self.used.get("postgres", 0.0) + self.generator_s
             return max(0.0, self.used.get("machine_busy", 0.0) - mine) / self.wall
-        return self.used.get(name, 0.0) / self.wall
+        # PostgreSQL backends of other people's jobs that exit during the window would make this negative.
+        return max(0.0, self.used.get(name, 0.0)) / self.wall
 
     @property
     def machine_busy_pct(self) -> float:
@@ -457,11 +487,19 @@ def start_ours(args: argparse.Namespace, workdir: Path, db_url: str | None) -> I
         log.close()
 
 
+REF_RP = {"client_id": "bench-rp", "client_secret": "rp-s3cret"}
+
+
 @contextmanager
 def start_reference(workdir: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PORT": str(port), "WORKERS": str(workers), "CLIENT_ID": "bench", "CLIENT_SECRET": "s3cret"}
+    env |= {
+        "LOGIN_CLIENT_ID": REF_RP["client_id"],
+        "LOGIN_CLIENT_SECRET": REF_RP["client_secret"],
+        "REDIRECT_URI": f"{base}/rp/cb",
+    }
     log = (workdir / "reference.log").open("wb")
     proc = subprocess.Popen(["node", "server.mjs"], cwd=REFERENCE, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -495,6 +533,10 @@ def check_cc_token(base: str, client_id: str, secret: str, who: str) -> dict[str
 _INPUT = re.compile(r"<input\b[^>]*>", re.I)
 _NAME = re.compile(r'\bname="([^"]*)"')
 _VALUE = re.compile(r'\bvalue="([^"]*)"')
+_FORM_ACTION = re.compile(r'<form\b[^>]*\baction="([^"]*)"', re.I)
+# Three-digit mobile prefixes every phone-number library accepts (130-139, 150-159 but 154, 180-189): one per
+# driver process and measurement, so that every first-time login of a run is a new person.
+PREFIXES = [f"13{d}" for d in range(10)] + [f"15{d}" for d in range(10) if d != 4] + [f"18{d}" for d in range(10)]
 
 
 class LoginFailed(Exception):
@@ -513,7 +555,7 @@ def hidden_fields(html: str) -> dict[str, str]:
 
 
 class VirtualBrowser:
-    """One person's browser: its own cookies, manual redirects, on a shared connection pool."""
+    """One person's browser: its own cookies (sent to every path), manual redirects, on its slot's connection."""
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http = http
@@ -529,7 +571,8 @@ class VirtualBrowser:
         for line in r.headers.get_list("set-cookie"):
             pair, _, attrs = line.partition(";")
             name, _, value = pair.strip().partition("=")
-            if "max-age=0" in attrs.lower().replace(" ", ""):
+            flat = attrs.lower().replace(" ", "")
+            if "max-age=0" in flat or "expires=thu,01jan1970" in flat:  # Starlette / Koa (oidc-provider) delete
                 self.cookies.pop(name, None)
             else:
                 self.cookies[name] = value.strip('"')
@@ -542,108 +585,210 @@ def _location(r: httpx.Response, step: str, status: int = 303) -> str:
     return r.headers["location"]
 
 
-async def one_login(http: httpx.AsyncClient, ctx: dict[str, str], phone: str) -> VirtualBrowser:
-    b = VirtualBrowser(http)
-    verifier = secrets.token_urlsafe(48)
-    state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    query = {
-        "client_id": ctx["client_id"],
-        "redirect_uri": ctx["redirect_uri"],
-        "response_type": "code",
-        "scope": "openid phone",
-        "state": state,
-        "nonce": nonce,
-        "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),
-        "code_challenge_method": "S256",
-    }
-    loc = _location(await b.request("GET", "/authorize?" + urlencode(query)), "authorize")
+def _path(url: str) -> str:
+    """oidc-provider redirects with absolute URLs; the browser's connection is to the same origin."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+@dataclass
+class Authorization:
+    """One authorization request of a relying party: PKCE S256, state and nonce, then its checks."""
+
+    ctx: dict[str, str]
+    verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    state: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    nonce: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+
+    @property
+    def url(self) -> str:
+        query = {
+            "client_id": self.ctx["client_id"],
+            "redirect_uri": self.ctx["redirect_uri"],
+            "response_type": "code",
+            "scope": self.ctx["scope"],
+            "state": self.state,
+            "nonce": self.nonce,
+            "code_challenge": b64url(hashlib.sha256(self.verifier.encode()).digest()),
+            "code_challenge_method": "S256",
+        }
+        return f"{self.ctx['authorize']}?{urlencode(query)}"
+
+    async def finish(self, b: VirtualBrowser, back: str) -> None:
+        """The authorization response (code, state, iss: RFC 9207) and the token request with the verifier."""
+        if not back.startswith(self.ctx["redirect_uri"] + "?"):
+            raise LoginFailed("redirect back", None, back[:80])
+        params = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
+        if params.get("state") != self.state or params.get("iss") != self.ctx["issuer"] or "code" not in params:
+            raise LoginFailed("authorization response", None, str(sorted(params)))
+        r = await b.request(
+            "POST",
+            "/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": params["code"],
+                "redirect_uri": self.ctx["redirect_uri"],
+                "code_verifier": self.verifier,
+            },
+            auth=(self.ctx["client_id"], self.ctx["client_secret"]),
+        )
+        if r.status_code != 200 or "id_token" not in r.json():
+            raise LoginFailed("token", r, r.text[:120])
+        if jwt_part(r.json()["id_token"], 1).get("nonce") != self.nonce:
+            raise LoginFailed("token", r, "nonce")
+
+
+async def login_ours(b: VirtualBrowser, ctx: dict[str, str], phone: str) -> None:
+    """authorize -> login page -> send code (same page back) -> [sandbox outbox] -> code + agreement + consent
+    (straight back to the client) -> token."""
+    az = Authorization(ctx)
+    loc = _location(await b.request("GET", az.url), "authorize")
+    if not loc.startswith("/login?flow="):
+        raise LoginFailed("expected login page", None, loc[:80])
     page = await b.request("GET", loc)
     if page.status_code != 200:
         raise LoginFailed("login page", page)
-    fields = hidden_fields(page.text)
-    loc = _location(await b.request("POST", "/login/sms", data={**fields, "phone": phone}), "send sms")
-    page = await b.request("GET", loc)
-    if page.status_code != 200:
-        raise LoginFailed("code page", page)
-    fields = hidden_fields(page.text)
+    form = {**hidden_fields(page.text), "phone": phone}
+    if not {"flow", "csrf"} <= form.keys():
+        raise LoginFailed("login page", page, "no flow/csrf")
+    sent = await b.request("POST", "/login/sms", data=form)
+    if sent.status_code != 200 or 'name="code"' not in sent.text:
+        raise LoginFailed("send sms", sent, sent.text[:120].replace("\n", " "))
     outbox = await b.request("GET", "/sandbox/sms/outbox", params={"phone": phone})
     messages = outbox.json().get("messages") if outbox.status_code == 200 else None
     if not messages or not messages[0].get("code"):
         raise LoginFailed("sms outbox", outbox)
-    loc = _location(await b.request("POST", "/login/code", data={**fields, "code": messages[0]["code"]}), "check code")
-    loc = _location(await b.request("GET", loc), "resume after login")
-    if not loc.startswith("/consent"):
-        raise LoginFailed("expected consent", None, loc[:80])
-    page = await b.request("GET", loc)
-    if page.status_code != 200:
-        raise LoginFailed("consent page", page)
-    fields = hidden_fields(page.text)
-    loc = _location(await b.request("POST", "/consent", data={**fields, "decision": "approve"}), "consent")
-    back = _location(await b.request("GET", loc), "resume after consent", 302)
-    if not back.startswith(ctx["redirect_uri"] + "?"):
-        raise LoginFailed("redirect back", None, back[:80])
-    params = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
-    if params.get("state") != state or params.get("iss") != ctx["issuer"] or "code" not in params:
-        raise LoginFailed("authorization response", None, str(sorted(params)))
-    r = await b.request(
-        "POST",
-        "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "redirect_uri": ctx["redirect_uri"],
-            "code_verifier": verifier,
-        },
-        auth=(ctx["client_id"], ctx["client_secret"]),
-    )
-    if r.status_code != 200 or "id_token" not in r.json():
-        raise LoginFailed("token", r, r.text[:120])
-    if jwt_part(r.json()["id_token"], 1).get("nonce") != nonce:
-        raise LoginFailed("token", r, "nonce")
-    return b
+    form |= {**hidden_fields(sent.text), "code": messages[0]["code"], "agree": "yes", "decision": "approve"}
+    back = _location(await b.request("POST", "/login/code", data=form), "check code", 302)
+    await az.finish(b, back)
 
 
-async def _drive(
-    ctx: dict[str, str], browsers: int, phone_prefix: str, t_measure: float, t_end: float
-) -> dict[str, Any]:
-    jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # ours: manual
-    limits = httpx.Limits(max_connections=browsers, max_keepalive_connections=browsers)
-    timeout = httpx.Timeout(30.0)
+async def login_reference(b: VirtualBrowser, ctx: dict[str, str], login: str) -> None:
+    """oidc-provider's devInteractions: /auth -> /interaction/:uid (login form) -> POST login + password ->
+    /auth/:uid -> /interaction/:uid (consent form) -> POST -> /auth/:uid -> back to the client -> token."""
+    az = Authorization(ctx)
+    loc = _path(_location(await b.request("GET", az.url), "auth"))
+    for prompt, extra in (("login", {"login": login, "password": "bench"}), ("consent", {})):
+        if not loc.startswith("/interaction/"):
+            raise LoginFailed(f"expected {prompt} interaction", None, loc[:80])
+        page = await b.request("GET", loc)
+        if page.status_code != 200:
+            raise LoginFailed(f"{prompt} page", page)
+        fields = hidden_fields(page.text)
+        action = _FORM_ACTION.search(page.text)
+        if fields.get("prompt") != prompt or action is None:
+            raise LoginFailed(f"{prompt} page", page, f"prompt {fields.get('prompt')!r}")
+        resume = _path(_location(await b.request("POST", action.group(1), data={**fields, **extra}), prompt))
+        if not resume.startswith(ctx["authorize"] + "/"):
+            raise LoginFailed(f"resume after {prompt}", None, resume[:80])
+        loc = _path(_location(await b.request("GET", resume), f"resume after {prompt}"))
+    await az.finish(b, ctx["issuer"] + loc if loc.startswith("/") else loc)
+
+
+async def sso(b: VirtualBrowser, ctx: dict[str, str]) -> None:
+    """A returning user (live session, consent remembered): authorize -> straight back with a code -> token."""
+    az = Authorization(ctx)
+    status = 302 if ctx["kind"] == "ours" else 303
+    await az.finish(b, _location(await b.request("GET", az.url), "authorize (sso)", status))
+
+
+def _user(ctx: dict[str, str], prefix: str, n: int) -> str:
+    return f"{prefix}{n:08d}" if ctx["kind"] == "ours" else f"user-{prefix}-{n}"
+
+
+async def _drive(job: dict[str, Any], ready: Any, go: Any, times: Any) -> dict[str, Any]:
+    """One driver process: `job["browsers"]` virtual browsers, each on its own keep-alive connection (as a real
+    browser; it also keeps the reference's per-process memory on one worker). A first-time login is a new
+    browser (no cookies) and a new person on the slot's connection; an SSO browser first signs in once (not
+    measured) and then repeats its returning-user login with the same cookies."""
+    ctx, mode, prefix = job["ctx"], job["mode"], job["prefix"]
+    login = login_ours if ctx["kind"] == "ours" else login_reference
     done: list[float] = []
     failures: Counter[str] = Counter()
-    requests = 0
-    counter = 0
+    requests, counter = 0, job["first"]
 
-    async with httpx.AsyncClient(base_url=ctx["base"], cookies=jar, limits=limits, timeout=timeout) as client:
+    def failed(exc: Exception, when: str = "") -> None:
+        reason = exc.reason if isinstance(exc, LoginFailed) else f"http: {type(exc).__name__}"
+        failures[when + reason] += 1
 
-        async def browser() -> None:
-            nonlocal requests, counter
+    def new_client() -> httpx.AsyncClient:
+        jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))  # manual
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        return httpx.AsyncClient(base_url=ctx["base"], cookies=jar, limits=limits, timeout=httpx.Timeout(30.0))
+
+    async def first(client: httpx.AsyncClient) -> VirtualBrowser:
+        nonlocal counter
+        counter += 1
+        b = VirtualBrowser(client)
+        await login(b, ctx, _user(ctx, prefix, counter))
+        return b
+
+    async def setup(client: httpx.AsyncClient) -> VirtualBrowser | None:
+        if mode != "sso":
+            return None
+        try:
+            return await first(client)
+        except (LoginFailed, httpx.HTTPError) as exc:
+            failed(exc, "sso set-up: ")
+            return None
+
+    clients = [new_client() for _ in range(job["browsers"])]
+    try:
+        signed_in = await asyncio.gather(*(setup(c) for c in clients))
+        ready.put(os.getpid())
+        await asyncio.to_thread(go.wait)
+        t_measure, t_end = times[0], times[1]
+        cpu0, t0 = time.process_time(), time.time()
+
+        async def browser(client: httpx.AsyncClient, returning: VirtualBrowser | None) -> None:
+            nonlocal requests
+            if mode == "sso" and returning is None:
+                return
             while time.time() < t_end:
-                counter += 1
-                phone = f"{phone_prefix}{counter:08d}"
                 started = time.perf_counter()
                 try:
-                    vb = await one_login(client, ctx, phone)
-                    requests += vb.requests
-                    if t_measure <= time.time() <= t_end:
-                        done.append(time.perf_counter() - started)
-                except LoginFailed as exc:
-                    failures[exc.reason] += 1
-                except httpx.HTTPError as exc:
-                    failures[f"http: {type(exc).__name__}"] += 1
+                    if returning is not None:
+                        before = returning.requests
+                        await sso(returning, ctx)
+                        used = returning.requests - before
+                    else:
+                        used = (await first(client)).requests
+                except (LoginFailed, httpx.HTTPError) as exc:
+                    failed(exc)
+                    continue
+                if t_measure <= time.time() <= t_end:
+                    done.append(time.perf_counter() - started)
+                    requests += used
 
-        cpu0, t0 = time.process_time(), time.time()
-        await asyncio.gather(*(browser() for _ in range(browsers)))
+        await asyncio.gather(*(browser(c, b) for c, b in zip(clients, signed_in, strict=True)))
         cpu = time.process_time() - cpu0
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
     return {"latencies": done, "failures": dict(failures), "requests": requests, "cpu": cpu, "busy_s": t_end - t0}
 
 
-def drive_process(job: dict[str, Any]) -> dict[str, Any]:
-    return asyncio.run(_drive(job["ctx"], job["browsers"], job["phone_prefix"], job["t_measure"], job["t_end"]))
+def drive_process(job: dict[str, Any], ready: Any, results: Any, go: Any, times: Any) -> None:
+    try:
+        results.put(asyncio.run(_drive(job, ready, go, times)))
+    except BaseException as exc:
+        ready.put(os.getpid())  # never leave the parent waiting for a process that died setting up
+        results.put({"error": f"{type(exc).__name__}: {exc}"})
+        raise
+
+
+@dataclass
+class Side:
+    """A server under test, as the virtual browsers see it."""
+
+    name: str
+    pid: int
+    ctx: dict[str, str]
 
 
 @dataclass
 class LoginResult:
+    side: str
+    mode: str
     pg: PgWatch | None
     rate: float
     p50_ms: float
@@ -654,43 +799,76 @@ class LoginResult:
     driver_cores: float
     cpu: CpuWindow
 
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def per_login(self) -> float:
+        return self.requests / self.completed if self.completed else float("nan")
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu.used.get("server", 0.0) / self.completed if self.completed else float("nan")
+
+
+_runs = 0
+
 
 def run_logins(
-    ours: Ours, seconds: float, warmup: float, browsers: int, procs: int, pg: PgWatch | None = None
+    side: Side,
+    mode: str,
+    seconds: float,
+    warmup: float,
+    browsers: int,
+    procs: int,
+    pg: PgWatch | None = None,
+    window: Callable[[], AbstractContextManager[Any]] = nullcontext,
 ) -> LoginResult:
-    ctx = {
-        "base": ours.base,
-        "issuer": ours.base,
-        "client_id": ours.rp["client_id"],
-        "client_secret": ours.rp["client_secret"],
-        "redirect_uri": ours.redirect_uri,
-    }
-    now = time.time()
-    t_measure, t_end = now + 2 + warmup, now + 2 + warmup + seconds  # 2 s for the driver processes to start
-    salt = secrets.randbelow(10)
-    jobs = [
-        {
-            "ctx": ctx,
-            "browsers": browsers // procs + (1 if i < browsers % procs else 0),
-            "phone_prefix": f"1{3 + i}{salt}",  # distinct phones: 1 + [3-9] + 9 digits
-            "t_measure": t_measure,
-            "t_end": t_end,
-        }
-        for i in range(procs)
-    ]
+    """`mode` "first": first-time logins, a new person each; "sso": returning users' logins. The measurement
+    window opens once every driver process has started (and, for SSO, signed its browsers in once); `window`
+    wraps it (a profiler)."""
+    global _runs
+    jobs = []
+    for i in range(procs):
+        slot = _runs * procs + i
+        n = browsers // procs + (1 if i < browsers % procs else 0)
+        # Past the prefixes, the counter's leading digit tells runs apart (no run makes 10 million logins).
+        first = 10_000_000 * (slot // len(PREFIXES))
+        jobs.append(
+            {"ctx": side.ctx, "mode": mode, "browsers": n, "prefix": PREFIXES[slot % len(PREFIXES)], "first": first}
+        )
+    _runs += 1
     mp = multiprocessing.get_context("spawn")
-    with mp.Pool(procs) as pool:
-        pending = pool.map_async(drive_process, jobs)
+    ready, results_q, go, times = mp.Queue(), mp.Queue(), mp.Event(), mp.Array("d", 2)
+    workers = [mp.Process(target=drive_process, args=(job, ready, results_q, go, times), daemon=True) for job in jobs]
+    for w in workers:
+        w.start()
+    try:
+        for _ in workers:
+            ready.get(timeout=300)
+        t_measure = time.time() + 0.2 + warmup
+        times[0], times[1] = t_measure, t_measure + seconds
+        go.set()
         time.sleep(max(0.0, t_measure - time.time()))
-        with CpuWindow(ours.proc.pid) as cpu, pg if pg is not None else nullcontext():
-            time.sleep(max(0.0, t_end - time.time()))
-        results = pending.get(timeout=seconds + warmup + 120)
+        with window(), CpuWindow(side.pid) as cpu, pg if pg is not None else nullcontext():
+            time.sleep(max(0.0, t_measure + seconds - time.time()))
+        results = [results_q.get(timeout=120) for _ in workers]
+    finally:
+        for w in workers:
+            w.join(timeout=10)
+            if w.is_alive():
+                w.kill()
+    if errors := [r["error"] for r in results if "error" in r]:
+        raise SystemExit(f"a driver process failed: {errors[0]}")
     latencies = sorted(x for r in results for x in r["latencies"])
     failures: Counter[str] = Counter()
     for r in results:
         failures.update(r["failures"])
     cpu.generator_s = sum(r["cpu"] for r in results) * seconds / max(1e-9, max(r["busy_s"] for r in results))
     return LoginResult(
+        side=side.name,
+        mode=mode,
         pg=pg,
         rate=len(latencies) / seconds,
         p50_ms=1000 * statistics.median(latencies) if latencies else float("nan"),
@@ -893,7 +1071,7 @@ def main() -> int:
     if not args.skip_cc and not shutil.which("wrk"):
         print("wrk is needed: apt-get install -y wrk   (Debian package `wrk`)", file=sys.stderr)
         return 2
-    with_reference = not (args.skip_cc or args.skip_reference)
+    with_reference = not args.skip_reference and not (args.skip_cc and args.skip_logins)
     if with_reference:
         if not shutil.which("node"):
             print("node (20+) is needed for the reference, or pass --skip-reference", file=sys.stderr)
@@ -907,7 +1085,7 @@ def main() -> int:
     print(f"workdir: {workdir}")
     cc_ours: list[WrkResult] = []
     cc_ref: list[WrkResult] = []
-    logins: LoginResult | None = None
+    logins: list[LoginResult] = []
     profiles: dict[str, str] = {}
     restarts = (0, 0)
     try:
@@ -920,18 +1098,8 @@ def main() -> int:
                     cc_ours, cc_ref, profile = measure_cc(args, workdir, ours, basic_ours, ref)
                     if profile:
                         profiles["client_credentials"] = profile
-            if not args.skip_logins:
-                print(f"logins: {args.browsers} virtual browsers in {args.driver_procs} processes ...", flush=True)
-                watch = PgWatch(args.pg_admin_url, urlsplit(db_url).path.lstrip("/")) if db_url else None
-                logins = run_logins(ours, args.seconds, args.warmup, args.browsers, args.driver_procs, watch)
-                print(f"  {logins.rate:.1f} logins/s, failures {sum(logins.failures.values())}", flush=True)
-                if args.profile:
-                    out = workdir / "profile_logins.txt"
-                    secs = max(8, args.seconds)
-                    with py_spy(ours.proc.pid, out, secs):
-                        run_logins(ours, secs - 3, 0, args.browsers, args.driver_procs)
-                    if out.exists():
-                        profiles["logins"] = profile_summary(out, args.profile_top)
+                if not args.skip_logins:
+                    logins = measure_logins(args, workdir, ours, ref, db_url, profiles)
             restarts = (ours.restarts_at_start, worker_restarts(ours.log) - ours.restarts_at_start)
     finally:
         if not args.keep:
@@ -939,6 +1107,61 @@ def main() -> int:
 
     report(args, cc_ours, cc_ref, logins, profiles, restarts)
     return 0
+
+
+def measure_logins(
+    args: argparse.Namespace,
+    workdir: Path,
+    ours: Ours,
+    ref: tuple[str, subprocess.Popen[bytes]] | None,
+    db_url: str | None,
+    profiles: dict[str, str],
+) -> list[LoginResult]:
+    """First-time logins, then returning users' SSO logins; each on both sides, alternating, same settings."""
+    sides = [
+        Side(
+            "yiwang",
+            ours.proc.pid,
+            {
+                "kind": "ours",
+                "base": ours.base,
+                "issuer": ours.base,
+                "authorize": "/authorize",
+                "scope": "openid phone",
+                "redirect_uri": ours.redirect_uri,
+                **{k: ours.rp[k] for k in ("client_id", "client_secret")},
+            },
+        )
+    ]
+    if ref is not None:
+        ctx = {"kind": "reference", "base": ref[0], "issuer": ref[0], "authorize": "/auth", "scope": "openid"}
+        sides.append(Side("oidc-provider", ref[1].pid, {**ctx, **REF_RP, "redirect_uri": f"{ref[0]}/rp/cb"}))
+    dbname = urlsplit(db_url).path.lstrip("/") if db_url else ""
+    print(f"logins: {args.browsers} virtual browsers in {args.driver_procs} processes ...", flush=True)
+    results = []
+    for mode in ("first", "sso"):
+        for rnd in range(args.rounds):
+            for side in sides if rnd % 2 == 0 else sides[::-1]:
+                watch = PgWatch(args.pg_admin_url, dbname) if db_url and side.ctx["kind"] == "ours" else None
+                r = run_logins(side, mode, args.seconds, args.warmup, args.browsers, args.driver_procs, watch)
+                results.append(r)
+                print(
+                    f"  {MODES[mode]}, {side.name} (round {rnd + 1}): {r.rate:.1f}/s p50 {r.p50_ms:.0f} ms "
+                    f"p99 {r.p99_ms:.0f} ms, {r.per_login:.1f} requests and {r.cpu_ms:.1f} ms server CPU per login, "
+                    f"failures {r.failed}",
+                    flush=True,
+                )
+        if args.profile:
+            out = workdir / f"profile_{mode}.txt"
+            secs = max(8, args.seconds)
+            profiled = partial(py_spy, ours.proc.pid, out, secs)
+            run_logins(sides[0], mode, secs, 0, args.browsers, args.driver_procs, window=profiled)
+            if out.exists():
+                profiles[MODES[mode]] = profile_summary(out, args.profile_top)
+    return results
+
+
+MODES = {"first": "first-time logins", "sso": "returning users' SSO logins"}
 
 
 def measure_cc(
@@ -986,7 +1209,7 @@ def report(
     args: argparse.Namespace,
     cc_ours: list[WrkResult],
     cc_ref: list[WrkResult],
-    logins: LoginResult | None,
+    logins: list[LoginResult],
     profiles: dict[str, str],
     restarts: tuple[int, int],
 ) -> None:
@@ -1025,32 +1248,77 @@ def report(
                 f"  ours/reference: {ours / ref:.2f}x grants/s ({ours:,.0f} vs {ref:,.0f}; target >= 1.0x: {verdict}); "
                 f"{ours_pc / ref_pc:.2f}x grants per server CPU-second"
             )
-    if logins is not None:
-        c = logins.cpu
+    for mode in ("first", "sso"):
+        runs = [r for r in logins if r.mode == mode]
+        if runs:
+            report_logins(args, mode, runs)
+    if restarts[0]:
+        print(
+            f"\nnote: uvicorn replaced {restarts[0]} starting worker(s) that missed its 5 s health ping before the "
+            "workers settled (measurements began after they did)"
+        )
+    if restarts[1]:
+        print(f"WARNING: uvicorn replaced {restarts[1]} worker(s) during the measurements: figures are disturbed")
+    for name, text in profiles.items():
         print()
+        print(f"== profile of our workers under the {name} load (py-spy)")
+        print(text)
+
+
+def report_logins(args: argparse.Namespace, mode: str, runs: list[LoginResult]) -> None:
+    journeys = {
+        "first": "yiwang: authorize > login page > send code > [outbox] > code + agreement + consent > token; "
+        "oidc-provider: auth > login page > login > resume > consent page > consent > resume > token",
+        "sso": "authorize > code > token, with the session cookie and the consent of an earlier login",
+    }
+    print()
+    print(
+        f"== {MODES[mode]} ({'a new person each' if mode == 'first' else 'one person per browser'}), "
+        f"{args.browsers} virtual browsers in {args.driver_procs} processes, {args.seconds:g} s each, "
+        f"{args.workers} server workers, db {args.db}{', rate counters in Redis' if args.redis_url else ''}"
+    )
+    print(f"  {journeys[mode]}")
+    print(
+        "| server                  | logins/s | p50 ms | p99 ms |  done | failed | req/login | CPU ms/login "
+        "| server cores | postgres | driver | others |"
+    )
+    print(
+        "|-------------------------|----------|--------|--------|-------|--------|-----------|--------------"
+        "|--------------|----------|--------|--------|"
+    )
+    rounds = Counter[str]()
+    for r in runs:
+        rounds[r.side] += 1
+        c = r.cpu
+        name = f"{r.side} (round {rounds[r.side]})"
         print(
-            f"== complete logins (authorize > login page > SMS > code > consent > code > token), distinct phones, "
-            f"{args.browsers} virtual browsers, {args.seconds:g} s, db {args.db}"
-            f"{', rate counters in Redis' if args.redis_url else ''}"
+            f"| {name:<23} | {r.rate:>8.1f} | {r.p50_ms:>6.0f} | {r.p99_ms:>6.0f} | {r.completed:>5} | {r.failed:>6} "
+            f"| {r.per_login:>9.1f} | {r.cpu_ms:>12.1f} | {c.cores('server'):>12.2f} | {c.cores('postgres'):>8.2f} "
+            f"| {c.cores('generator'):>6.2f} | {c.cores('others'):>6.2f} |"
         )
-        print("| logins/s | p50 ms | p99 ms | done | failed | HTTP req/s | server cores | postgres | driver | others |")
-        print("|----------|--------|--------|------|--------|------------|--------------|----------|--------|--------|")
-        failed = sum(logins.failures.values())
+    print("  req/login = HTTP requests per completed login (ours counts its sandbox SMS outbox read); CPU ms/login =")
+    print("  CPU of the server's processes per completed login (PostgreSQL's apart, in the postgres column).")
+    for r in runs:
+        for reason, n in sorted(r.failures.items(), key=lambda kv: -kv[1])[:5]:
+            print(f"  {r.side} failure x{n}: {reason}")
+    ours = [r for r in runs if r.side == "yiwang"]
+    ref = [r for r in runs if r.side != "yiwang"]
+    if ours and mode == "first":
+        rate = statistics.median(r.rate for r in ours)
+        print(f"  target >= 150 logins/s: {'meets' if rate >= 150 else 'misses'} ({rate:.1f}/s)")
+    if ours and ref:
+        o_rate, r_rate = statistics.median(r.rate for r in ours), statistics.median(r.rate for r in ref)
+        o_cpu, r_cpu = statistics.median(r.cpu_ms for r in ours), statistics.median(r.cpu_ms for r in ref)
+        o_p50, r_p50 = statistics.median(r.p50_ms for r in ours), statistics.median(r.p50_ms for r in ref)
         print(
-            f"| {logins.rate:>8.1f} | {logins.p50_ms:>6.0f} | {logins.p99_ms:>6.0f} | {logins.completed:>4} | "
-            f"{failed:>6} | {logins.requests / (args.seconds + args.warmup):>10,.0f} | {c.cores('server'):>12.2f} | "
-            f"{c.cores('postgres'):>8.2f} | {c.cores('generator'):>6.2f} | {c.cores('others'):>6.2f} |"
+            f"  ours/reference: {o_rate / max(r_rate, 1e-9):.2f}x logins/s ({o_rate:.1f} vs {r_rate:.1f}), "
+            f"{o_p50 / max(r_p50, 1e-9):.2f}x p50, {o_cpu / max(r_cpu, 1e-9):.2f}x server CPU per login "
+            f"({o_cpu:.1f} vs {r_cpu:.1f} ms)"
         )
-        if logins.completed:
-            ms = 1000 * c.used.get("server", 0.0) / logins.completed
-            print(f"  server CPU per completed login: {ms:.0f} ms ({ms / 12:.1f} ms per HTTP request, 12 per login)")
-        verdict = "meets" if logins.rate >= 150 else "misses"
-        print(f"  target >= 150 logins/s: {verdict}")
-        for reason, n in sorted(logins.failures.items(), key=lambda kv: -kv[1])[:5]:
-            print(f"  failure x{n}: {reason}")
-        pg = logins.pg
+    for r in ours:
+        pg = r.pg
         if pg is not None and pg.samples:
-            per = max(logins.completed, 1)
+            per = max(r.completed, 1)
             d = pg.delta
             print(
                 f"  PostgreSQL per completed login: {d['xact_commit'] / per:.1f} commits, "
@@ -1063,17 +1331,6 @@ def report(
             print(f"  active backends by wait: {waits}")
             for query, n in pg.lock_waiters.most_common(3):
                 print(f"  waiting for a lock ({n / pg.samples:.2f} backends on average): {query}")
-    if restarts[0]:
-        print(
-            f"\nnote: uvicorn replaced {restarts[0]} starting worker(s) that missed its 5 s health ping before the "
-            "workers settled (measurements began after they did)"
-        )
-    if restarts[1]:
-        print(f"WARNING: uvicorn replaced {restarts[1]} worker(s) during the measurements: figures are disturbed")
-    for name, text in profiles.items():
-        print()
-        print(f"== profile of our workers under the {name} load (py-spy)")
-        print(text)
 
 
 if __name__ == "__main__":
