@@ -1,9 +1,11 @@
 """Step-up: reaching the level a client asked for within this sign-in.
 
-Real name (loa:2): name and ID number confirmed by the population registry, by UnionPay 4-element
-verification, or by Alipay certify. Real person (loa:3): a live face (randomised liveness challenge) matched
-to the registry photo, or Alipay certify with a face check; a non-face alternative (the service counter) is
-always shown, and face processing needs its own consent.
+Real name (loa:2): the ID number proven to be this person's — the carrier three-element check, UnionPay
+4-element verification, or Alipay certify; a registry name + number match alone is only a claim. Real person
+(loa:3): a live face (randomised liveness challenge) matched to the registry photo, or Alipay certify with a
+face check; a non-face alternative (the service counter) is always shown, and face processing needs its own
+consent. The decisions, limits and bindings live in idp/proofing (steps.py, face.py, binding.py): these routes
+parse, call and render.
 """
 
 from __future__ import annotations
@@ -15,19 +17,19 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from anyio import from_thread
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from adapters import liveness
-from adapters.errors import AdapterError, UnusableImage
+from adapters.errors import AdapterError
 from idp import audit
 from idp.errors import Conflict, InvalidInput, YiwangError
 from idp.oauth import acr, flows, sessions
 from idp.oauth.models import AuthFlow, LoginSession
 from idp.oauth.provider import Provider
-from idp.proofing import service
+from idp.proofing import face as face_step
+from idp.proofing import limits, service, steps
 from idp.records.models import Person
 from idp.web.authorize import STEPUP_DECLINED, load_flow
 from idp.web.browser import check_csrf, csrf_token
@@ -37,9 +39,7 @@ from idp.web.pages import render
 
 router = APIRouter(prefix="/stepup", tags=["step-up"])
 ProviderDep = Annotated[Provider, Depends(get_provider)]
-MAX_FRAMES, MAX_FRAME_BYTES = 24, 400_000
-FACE_TRIES = 3
-SAMPLED_FRAMES = 4
+MAX_FRAMES, MAX_FRAME_BYTES, FACE_TRIES = face_step.MAX_FRAMES, face_step.MAX_FRAME_BYTES, face_step.FACE_TRIES
 
 
 @dataclass
@@ -67,6 +67,20 @@ def _context(request: Request, provider: Provider, flow_id: str) -> Context:
     return Context(flow, login, person, demanded)
 
 
+def _deps(provider: Provider) -> steps.Deps:
+    return steps.Deps(
+        provider.runtime, provider.adapters, provider.counters, limits.Limits(), provider.settings.access_token_ttl
+    )
+
+
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _claimed(provider: Provider, ctx: Context) -> bool:
+    return steps.claimed_identity(_deps(provider), ctx.person) is not None
+
+
 def _csrf(provider: Provider, request: Request, flow_id: str) -> str:
     return csrf_token(provider.runtime.protector, "stepup", flow_id, request.cookies.get("yw_b", ""))
 
@@ -81,6 +95,8 @@ def _page(request: Request, provider: Provider, ctx: Context, status: int = 200,
         "alipay": provider.adapters.alipay is not None,
         "unionpay": provider.adapters.bank_card is not None,
         "registry": provider.adapters.registry is not None,
+        "carrier": provider.adapters.carrier is not None,
+        "claimed": _claimed(provider, ctx),
         **extra,
     }
     return render(request, "stepup.html", context, status_code=status)
@@ -113,7 +129,28 @@ def _provider_down(request: Request, provider: Provider, ctx: Context) -> Respon
 
 
 def _refused(request: Request, provider: Provider, ctx: Context, exc: YiwangError) -> Response:
-    return _page(request, provider, ctx, exc.status, error=exc.detail)
+    response = _page(request, provider, ctx, exc.status, error=exc.detail)
+    if isinstance(exc, limits.TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _outcome(request: Request, provider: Provider, ctx: Context, run: Any, *, face: bool = False) -> Response:
+    """Render a step's outcome: bound → re-judge the session; otherwise the page with why."""
+    t = messages(pick_language(request))
+    try:
+        outcome: steps.Outcome = run()
+    except (Conflict, InvalidInput, limits.TooManyAttempts) as exc:
+        return _refused(request, provider, ctx, exc)
+    if outcome.result == "bound":
+        return _finish(request, provider, ctx, face=face)
+    if outcome.result == "claimed":
+        return _page(request, provider, ctx)
+    if outcome.result == "unavailable":
+        return _provider_down(request, provider, ctx)
+    if outcome.result == "undecided":
+        return _page(request, provider, ctx, 503, error=t["undecided"])
+    return _page(request, provider, ctx, 400, error=t["no_match"])
 
 
 @router.get("")
@@ -136,32 +173,6 @@ async def decline(
     return await run_in_threadpool(work)
 
 
-def _real_name(
-    request: Request, provider: Provider, ctx: Context, *, source: str, name: str, id_number: str, level: int = 2
-) -> Response | None:
-    """Apply a confirmed real name (and ID number); a page if the binding is refused, else None."""
-    refusal = audit.Event(
-        action="proofing.raise", subject=ctx.person.id, actor=ctx.person.id, channel="web", detail={"source": source}
-    )
-    try:
-        provider.runtime.run(
-            lambda s: service.raise_level(
-                s,
-                provider.runtime.protector,
-                ctx.person.id,
-                level=level,
-                source=source,
-                channel="web",
-                id_number=id_number,
-                name=name,
-            ),
-            refusal=refusal,
-        )
-    except (Conflict, InvalidInput) as exc:
-        return _refused(request, provider, ctx, exc)
-    return None
-
-
 @router.post("/registry")
 async def by_registry(
     request: Request,
@@ -174,19 +185,35 @@ async def by_registry(
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "stepup", flow)
         ctx = _context(request, provider, flow)
-        registry = provider.adapters.registry
+        # A match is a claim, not a proof: the page comes back asking for an ownership proof.
+        return _outcome(
+            request, provider, ctx,
+            lambda: steps.registry_claim(_deps(provider), ctx.person.id, _ip(request), name, id_number),
+        )  # fmt: skip
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/carrier")
+async def by_carrier(
+    request: Request,
+    provider: ProviderDep,
+    flow: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form(max_length=128)],
+    name: Annotated[str, Form(max_length=100)],
+    id_number: Annotated[str, Form(max_length=32)],
+) -> Response:
+    def work() -> Response:
+        check_csrf(provider.runtime.protector, request, csrf, "stepup", flow)
+        ctx = _context(request, provider, flow)
         t = messages(pick_language(request))
-        if registry is None:
-            return _provider_down(request, provider, ctx)
-        try:
-            result = from_thread.run(lambda: registry.verify(name.strip(), id_number.strip(), include_photo=False))
-        except AdapterError:
-            return _provider_down(request, provider, ctx)
-        if not result.matched:
-            return _page(request, provider, ctx, 400, error=t["no_match"])
-        return _real_name(request, provider, ctx, source="registry", name=name, id_number=id_number) or _finish(
-            request, provider, ctx, face=False
-        )
+        response = _outcome(
+            request, provider, ctx,
+            lambda: steps.carrier_check(_deps(provider), ctx.person.id, _ip(request), name, id_number),
+        )  # fmt: skip
+        if response.status_code == 503 and t["undecided"] in bytes(response.body).decode():
+            return _page(request, provider, ctx, 400, error=t["carrier_undecided"])
+        return response
 
     return await run_in_threadpool(work)
 
@@ -205,24 +232,12 @@ async def by_unionpay(
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "stepup", flow)
         ctx = _context(request, provider, flow)
-        verifier = provider.adapters.bank_card
-        t = messages(pick_language(request))
-        if verifier is None:
-            return _provider_down(request, provider, ctx)
-        card = "".join(c for c in card_number if c.isdigit())
-        try:
-            result = from_thread.run(verifier.verify, name.strip(), id_number.strip(), card, phone.strip())
-        except AdapterError:
-            return _provider_down(request, provider, ctx)
-        if result.matched is None:
-            return _page(request, provider, ctx, 503, error=t["undecided"])
-        if not result.matched:
-            return _page(request, provider, ctx, 400, error=t["no_match"])
-        refused = _real_name(request, provider, ctx, source="unionpay", name=name, id_number=id_number)
-        if refused is not None:
-            return refused
-        provider.runtime.run(lambda s: service.record_bank_card(s, ctx.person.id, card))
-        return _finish(request, provider, ctx, face=False)
+        return _outcome(
+            request, provider, ctx,
+            lambda: steps.unionpay_check(
+                _deps(provider), ctx.person.id, _ip(request), name, id_number, card_number, phone
+            ),
+        )  # fmt: skip
 
     return await run_in_threadpool(work)
 
@@ -253,9 +268,11 @@ async def by_alipay(
         return_url = f"{provider.settings.issuer}/stepup/alipay/return?flow={flow}"
         order = secrets.token_hex(16)
         try:
-            certify_id = from_thread.run(
-                lambda: alipay.certify_initialize(order, name.strip(), id_number.strip(), return_url, biz_code="FACE")
+            certify_id = steps.alipay_start(
+                _deps(provider), ctx.person.id, _ip(request), order, name, id_number, return_url
             )
+        except (InvalidInput, limits.TooManyAttempts) as exc:
+            return _refused(request, provider, ctx, exc)
         except AdapterError:
             return _provider_down(request, provider, ctx)
         with provider.runtime.transaction() as session:
@@ -276,30 +293,18 @@ async def by_alipay(
 async def alipay_return(request: Request, provider: ProviderDep, flow: str = "") -> Response:
     def work() -> Response:
         ctx = _context(request, provider, flow)
-        alipay = provider.adapters.alipay
         pending = _open_pending(provider, ctx.flow)
-        if alipay is None:
-            return _provider_down(request, provider, ctx)
-        try:
-            passed = from_thread.run(alipay.certify_query, pending["certify_id"])
-        except AdapterError:
-            return _provider_down(request, provider, ctx)
         with provider.runtime.transaction() as session:
             row = session.merge(ctx.flow)
             row.params = {k: v for k, v in row.params.items() if k != "_pending"}
-        if not passed:
-            return _page(request, provider, ctx, 400, error=messages(pick_language(request))["no_match"])
+        deps = _deps(provider)
         # Alipay certify with biz_code FACE is a real-name check and a live face check at once.
-        refused = _real_name(
-            request,
-            provider,
-            ctx,
-            source="alipay_certify",
-            level=3,
-            name=pending["name"],
-            id_number=pending["id_number"],
-        )
-        return refused or _finish(request, provider, ctx, face=True)
+        return _outcome(
+            request, provider, ctx,
+            lambda: steps.alipay_finish(deps, ctx.person.id, pending["certify_id"], pending["name"],
+                                        pending["id_number"]),
+            face=True,
+        )  # fmt: skip
 
     return await run_in_threadpool(work)
 
@@ -308,13 +313,17 @@ async def alipay_return(request: Request, provider: ProviderDep, flow: str = "")
 async def face_page(request: Request, provider: ProviderDep, flow: str = "") -> Response:
     def work() -> Response:
         ctx = _context(request, provider, flow)
-        if ctx.person.proofing_level < service.REAL_NAME:
+        if not _claimed(provider, ctx):
             return _page(request, provider, ctx, 400, error=messages(pick_language(request))["real_name_first"])
         with provider.runtime.transaction() as session:
             consented = service.has_face_consent(session, ctx.person.id)
         csrf = _csrf(provider, request, flow)
         if not consented:
             return render(request, "stepup_face_consent.html", {"flow": flow, "csrf": csrf})
+        try:
+            limits.start_face_flow(provider.counters, limits.Limits(), ctx.person.id)
+        except limits.TooManyAttempts as exc:
+            return _refused(request, provider, ctx, exc)
         challenge = liveness.new_challenge()
         with provider.runtime.transaction() as session:
             row = session.merge(ctx.flow)
@@ -366,6 +375,9 @@ async def face_check(request: Request, provider: ProviderDep) -> Response:
     except ValueError:
         return JSONResponse({"error": "invalid JSON"}, status_code=400)
 
+    if not isinstance(body, dict):
+        return JSONResponse({"error": "a JSON object is expected"}, status_code=400)
+
     def work() -> Response:
         t = messages(pick_language(request))
         flow_id, csrf = str(body.get("flow", "")), str(body.get("csrf", ""))
@@ -378,60 +390,29 @@ async def face_check(request: Request, provider: ProviderDep) -> Response:
             # One challenge, one attempt: a recording of this attempt can't be replayed against a new one.
             row.params = {**{k: v for k, v in row.params.items() if k != "_challenge"}, "_face_tries": str(tries)}
             consented = service.has_face_consent(session, ctx.person.id)
-            identity = service.identity_of(session, provider.runtime.protector, ctx.person)
-        if not challenge or tries > FACE_TRIES or not consented or identity is None:
+        if not challenge or tries > FACE_TRIES or not consented:
             return JSONResponse({"error": t["face_failed"]}, status_code=400)
         frames = _frames(body)
-        face, registry = provider.adapters.face, provider.adapters.registry
-        landmarks = face.landmarks_all(frames)
-        result = liveness.check_challenge(challenge, landmarks)
-        outcome = "refused"
+        retry = {"retry": f"/stepup/face?flow={flow_id}"}
         try:
-            if not result.passed:
-                return JSONResponse({"error": t["liveness_failed"], "retry": f"/stepup/face?flow={flow_id}"}, 400)
-            if registry is None:
-                return JSONResponse({"error": t["provider_down"]}, status_code=503)
-            reference = from_thread.run(lambda: registry.verify(identity[0], identity[1], include_photo=True))
-            if not reference.matched or reference.photo is None:
-                return JSONResponse({"error": t["no_registry_photo"]}, status_code=400)
-            # The most frontal frame of the live sequence is the probe: the face that moved is the face matched.
-            seen = [(f, lm) for f, lm in zip(frames, landmarks, strict=True) if lm is not None]
-            best = min(seen, key=lambda pair: abs(liveness.head_yaw(pair[1])))[0]
-            probe = face.encode(best)
-            # The challenge proves liveness only if one face did it all: frames spread over the sequence must
-            # be the probe's face (a spliced video of two people fails here).
-            step = max(1, len(seen) // SAMPLED_FRAMES)
-            for frame, _ in seen[::step][:SAMPLED_FRAMES]:
-                if face.distance(probe, face.encode(frame)) > face.threshold:
-                    return JSONResponse({"error": t["face_mismatch"], "retry": f"/stepup/face?flow={flow_id}"}, 400)
-            if face.distance(probe, face.encode(reference.photo)) > face.threshold:
-                return JSONResponse({"error": t["face_mismatch"], "retry": f"/stepup/face?flow={flow_id}"}, 400)
-            outcome = "success"
-        except UnusableImage:
-            return JSONResponse({"error": t["face_failed"], "retry": f"/stepup/face?flow={flow_id}"}, 400)
-        except AdapterError:
-            return JSONResponse({"error": t["provider_down"]}, status_code=503)
-        finally:
-            with provider.runtime.transaction() as session:
-                audit.record(
-                    session,
-                    audit.Event(
-                        action="proofing.face",
-                        subject=ctx.person.id,
-                        actor=ctx.person.id,
-                        channel="web",
-                        outcome=outcome,
-                        client=ctx.flow.client_id,
-                        detail={"liveness": result.reason, "frames": len(frames), "try": tries},
-                    ),
-                )
-        with provider.runtime.transaction() as session:
-            service.store_face_template(session, provider.runtime.protector, ctx.person.id, probe.to_bytes())
-            service.raise_level(
-                session, provider.runtime.protector, ctx.person.id, level=3, source="face", channel="web"
-            )
-        finish = _finish(request, provider, ctx, face=True)
-        return JSONResponse({"redirect": finish.headers["location"]})
+            result = steps.face_check(_deps(provider), ctx.person, _ip(request), challenge, frames)
+        except limits.TooManyAttempts as exc:
+            return JSONResponse({"error": exc.detail}, 429, headers={"Retry-After": str(exc.retry_after)})
+        except Conflict as exc:
+            return JSONResponse({"error": exc.detail}, status_code=409)
+        if result == "passed":
+            finish = _finish(request, provider, ctx, face=True)
+            return JSONResponse({"redirect": finish.headers["location"]})
+        errors = {
+            "liveness_failed": (t["liveness_failed"], 400),
+            "spliced": (t["face_mismatch"], 400),
+            "mismatch": (t["face_mismatch"], 400),
+            "no_reference": (t["no_registry_photo"], 400),
+            "unusable": (t["face_failed"], 400),
+            "unavailable": (t["provider_down"], 503),
+        }
+        message, status = errors.get(result, (t["face_failed"], 400))
+        return JSONResponse({"error": message, **(retry if status == 400 else {})}, status_code=status)
 
     return await run_in_threadpool(work)
 
