@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from adapters import liveness
 from adapters.base import FaceEncoding, FaceLandmarks, FaceMatcher
+from adapters.errors import UnusableImage
+from adapters.face import check_frames
 
 MAX_FRAMES, MAX_FRAME_BYTES = 24, 400_000
 FACE_TRIES = 3
@@ -26,8 +28,9 @@ SAMPLED_FRAMES = 4
 
 @dataclass(frozen=True)
 class FaceDecision:
-    """`result`: `passed`, `liveness_failed`, `spliced` (not one face throughout), `mismatch` (not the
-    registry photo's face), `no_reference` (the registry holds no photo)."""
+    """`result`: `passed`, `too_large` (too many, too heavy or too many pixels: nothing decoded), `unusable`,
+    `liveness_failed`, `spliced` (not one face throughout), `mismatch` (not the registry photo's face),
+    `no_reference` (the registry holds no photo)."""
 
     result: str
     liveness: str
@@ -46,6 +49,12 @@ def decide(
 ) -> FaceDecision:
     """The loa:3 face decision. `reference()` fetches the registry photo, only once liveness has passed.
     UnusableImage from the matcher propagates (the caller asks for a retry)."""
+    if len(frames) > MAX_FRAMES or any(len(f) > MAX_FRAME_BYTES for f in frames):
+        return FaceDecision("too_large", f"at most {MAX_FRAMES} frames of {MAX_FRAME_BYTES} bytes")
+    try:
+        check_frames(frames)  # pixel dimensions from each header, before any frame is decoded
+    except UnusableImage as exc:
+        return FaceDecision("too_large" if exc.reason == "too_large" else "unusable", exc.message)
     landmarks: list[FaceLandmarks | None] = face.landmarks_all(frames)
     live = liveness.check_challenge(challenge, landmarks)
     if not live.passed:

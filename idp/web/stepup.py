@@ -409,6 +409,7 @@ async def face_check(request: Request, provider: ProviderDep) -> Response:
             "mismatch": (t["face_mismatch"], 400),
             "no_reference": (t["no_registry_photo"], 400),
             "unusable": (t["face_failed"], 400),
+            "too_large": (t["face_failed"], 400),
             "unavailable": (t["provider_down"], 503),
         }
         message, status = errors.get(result, (t["face_failed"], 400))

@@ -57,6 +57,11 @@ def _fit(data: bytes, side: int = 640) -> Image.Image:
     return image
 
 
+def frame(name: str) -> bytes:
+    """A shared photo as a camera frame would come (640 px, JPEG)."""
+    return _jpeg(_fit(photo(name)))
+
+
 def close_eyes(data: bytes) -> bytes:
     """The same face with its eyes shut: each eye opening covered in the colour of the skin under it."""
     image = _fit(data)
