@@ -173,6 +173,21 @@ def prove(
     return Bound(person.id, max(proof, person.id_proof), person.proofing_level, revoked)
 
 
+def record_claim(session: Session, protector: Protector, person_id: str, *, name: str, id_number: str) -> None:
+    """Remember a registry-matched name and number as the person's claim (replacing an earlier one): no
+    level, no binding, not exclusive — only what the next ownership check is about."""
+    number, _ = people.normalise_id_number(id_number)
+    person = people.get(session, person_id)
+    bidx = protector.index("id_number", number)
+    if person.id_number_bidx is not None and person.id_number_bidx != bidx:
+        raise Conflict("该账户已绑定其他身份证号。A different ID number is bound to this account.")
+    claim = session.get(IdClaim, person_id) or IdClaim(person_id=person_id)
+    claim.id_number_bidx = bidx
+    claim.id_number_ct = protector.encrypt(IdClaim.__tablename__, "id_number_ct", person_id, number)
+    claim.name_ct = protector.encrypt(IdClaim.__tablename__, "name_ct", person_id, " ".join(name.split()))
+    session.add(claim)
+
+
 def record_refusal(session: Session, refused: BindingRefused, channel: str) -> None:
     """Keep a refused claim for operators (`yiwang person conflicts`) and in the audit trail."""
     _record_conflict(

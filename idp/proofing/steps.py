@@ -128,16 +128,7 @@ def registry_claim(deps: Deps, person_id: str, ip: str, name: str, id_number: st
     if not result.matched:
         _audit_attempt(deps, person_id, "registry", "no_match")
         return Outcome("no_match")
-    with deps.runtime.transaction() as session:
-        person = people.get(session, person_id)
-        bidx = deps.protector.index("id_number", number)
-        if person.id_number_bidx is not None and person.id_number_bidx != bidx:
-            raise Conflict("该账户已绑定其他身份证号。A different ID number is bound to this account.")
-        claim = session.get(IdClaim, person_id) or IdClaim(person_id=person_id)
-        claim.id_number_bidx = bidx
-        claim.id_number_ct = deps.protector.encrypt(IdClaim.__tablename__, "id_number_ct", person_id, number)
-        claim.name_ct = deps.protector.encrypt(IdClaim.__tablename__, "name_ct", person_id, clean)
-        session.add(claim)
+    deps.runtime.run(lambda s: binding.record_claim(s, deps.protector, person_id, name=clean, id_number=number))
     _audit_attempt(deps, person_id, "registry", "claimed")
     return Outcome("claimed")
 
