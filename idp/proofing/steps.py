@@ -271,3 +271,18 @@ def face_check(deps: Deps, person: Person, ip: str, challenge: list[str], frames
     deps.runtime.run(lambda s: service.store_face_template(s, deps.protector, person.id, probe.to_bytes()))
     _audit_attempt(deps, person.id, "face", "bound", liveness=decision.liveness, frames=len(frames))
     return "passed"
+
+
+def counter_check(deps: Deps, person_id: str, *, staff: str, name: str, id_number: str) -> Outcome:
+    """Staff at a service counter checked the ID card against the person in front of them: the strongest
+    ownership proof there is (idp/proofing/strength.py), so it takes a number over from any other binding.
+    For the counter channel's engine step; `staff` is the operator's name, recorded in the audit trail."""
+    clean, number = _normalise(name, id_number)
+    bound = bind(deps, person_id, id_number=number, name=clean, source="counter")
+    with deps.runtime.transaction() as session:
+        audit.record(
+            session,
+            audit.Event(action="proofing.counter", subject=person_id, actor=staff, channel="counter",
+                        detail={"proof": bound.proof}),
+        )  # fmt: skip
+    return Outcome("bound", bound)

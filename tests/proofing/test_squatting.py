@@ -192,3 +192,26 @@ def test_limits_per_ip_per_day_and_paid_calls(rt: Runtime) -> None:
     limits.start_face_flow(counters, flows, "p8")
     with pytest.raises(limits.TooManyAttempts):
         limits.start_face_flow(counters, flows, "p8")
+
+
+def test_a_counter_check_outranks_a_face_binding_and_equal_faces_do_not(bench: Bench) -> None:
+    from idp.proofing import steps
+
+    bench.client.get("/.well-known/openid-configuration")  # the app builds its provider on first use
+    provider = bench.client.app.state.provider  # type: ignore[attr-defined]
+    deps = steps.Deps(bench.rt, provider.adapters, provider.counters, limits.Limits(), 600, channel="counter")
+    with bench.rt.transaction() as session:
+        first = people.register_by_phone(session, bench.rt.protector, "13900000011").id
+        second = people.register_by_phone(session, bench.rt.protector, "13900000012").id
+        third = people.register_by_phone(session, bench.rt.protector, "13900000013").id
+        binding.prove(session, bench.rt.protector, first, id_number=ZHANG["id_number"], name=ZHANG["name"],
+                      source="face", channel="web", deny_until=0)  # fmt: skip
+    with pytest.raises(binding.BindingRefused):
+        steps.bind(deps, second, id_number=ZHANG["id_number"], name=ZHANG["name"], source="alipay_certify")
+    outcome = steps.counter_check(deps, third, staff="counter-07", name=ZHANG["name"], id_number=ZHANG["id_number"])
+    assert outcome.bound is not None and outcome.bound.revoked == first and outcome.bound.level == 3
+    with bench.rt.transaction() as session:
+        listed = [(c.outcome, c.holder, c.claimant) for c in binding.conflicts(session)]
+        counter = [e for e in audit.tail(session, 10) if e.action == "proofing.counter"]
+    assert listed == [("revoked", first, third), ("refused", first, second)]
+    assert counter and counter[-1].actor == "counter-07"
