@@ -195,10 +195,10 @@ def test_limits_per_ip_per_day_and_paid_calls(rt: Runtime) -> None:
 
 
 def test_a_counter_check_outranks_a_face_binding_and_equal_faces_do_not(bench: Bench) -> None:
+    from idp.oauth.provider import Provider
     from idp.proofing import steps
 
-    bench.client.get("/.well-known/openid-configuration")  # the app builds its provider on first use
-    provider = bench.client.app.state.provider  # type: ignore[attr-defined]
+    provider = Provider(bench.rt, bench.client.app.state.adapters)  # type: ignore[attr-defined]
     deps = steps.Deps(bench.rt, provider.adapters, provider.counters, limits.Limits(), 600, channel="counter")
     with bench.rt.transaction() as session:
         first = people.register_by_phone(session, bench.rt.protector, "13900000011").id
