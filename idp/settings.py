@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     sms_per_phone_per_minute: int = 1
     sms_per_phone_per_day: int = 10
     sms_per_ip_per_10min: int = 30
+    # Identity-matching attempts (registry, carrier, UnionPay, Alipay certify, face): idp/proofing/limits.py.
+    proofing_per_person_per_hour: int = 5
+    proofing_per_person_per_day: int = 10
+    proofing_per_ip_per_hour: int = 20
+    proofing_per_ip_per_day: int = 60
+    face_flows_per_person_per_day: int = 5
+    provider_paid_calls_per_day: int = 5000
 
     @field_validator("issuer")
     @classmethod

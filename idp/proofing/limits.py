@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from idp.errors import YiwangError
 from idp.oauth.ratelimit import Counters
+from idp.settings import Settings
 
 STEPS = ("registry", "carrier", "unionpay", "alipay", "face")
 PAID = frozenset({"carrier", "unionpay", "alipay", "registry", "face"})  # a face check fetches the registry photo
@@ -44,6 +45,17 @@ class Limits:
     face_flows_per_person_day: int = 5
     paid_calls_per_day: int = 5000
     """All paid provider calls together, for the whole service (a budget, not a per-person fairness limit)."""
+
+
+def from_settings(settings: Settings) -> Limits:
+    return Limits(
+        per_person_hour=settings.proofing_per_person_per_hour,
+        per_person_day=settings.proofing_per_person_per_day,
+        per_ip_hour=settings.proofing_per_ip_per_hour,
+        per_ip_day=settings.proofing_per_ip_per_day,
+        face_flows_per_person_day=settings.face_flows_per_person_per_day,
+        paid_calls_per_day=settings.provider_paid_calls_per_day,
+    )
 
 
 def check(counters: Counters, limits: Limits, step: str, person_id: str, ip: str) -> None:

@@ -69,7 +69,11 @@ def _context(request: Request, provider: Provider, flow_id: str) -> Context:
 
 def _deps(provider: Provider) -> steps.Deps:
     return steps.Deps(
-        provider.runtime, provider.adapters, provider.counters, limits.Limits(), provider.settings.access_token_ttl
+        provider.runtime,
+        provider.adapters,
+        provider.counters,
+        limits.from_settings(provider.settings),
+        provider.settings.access_token_ttl,
     )
 
 
@@ -321,7 +325,7 @@ async def face_page(request: Request, provider: ProviderDep, flow: str = "") -> 
         if not consented:
             return render(request, "stepup_face_consent.html", {"flow": flow, "csrf": csrf})
         try:
-            limits.start_face_flow(provider.counters, limits.Limits(), ctx.person.id)
+            limits.start_face_flow(provider.counters, limits.from_settings(provider.settings), ctx.person.id)
         except limits.TooManyAttempts as exc:
             return _refused(request, provider, ctx, exc)
         challenge = liveness.new_challenge()

@@ -58,3 +58,25 @@ def test_a_loa1_token_stays_loa1_after_the_person_is_proven(bench: Bench) -> Non
         fresh = bench.tokens(rp, phone=PHONE, scope=SCOPES, acr_values=LOA2, prompt="login")
         info = _userinfo(bench, fresh)
     assert (info["id_card_number"], info["name"], info["real_name_verified"]) == (ID_NUMBER, NAME, True)
+
+
+def test_roles_are_released_only_for_a_proven_binding(bench: Bench) -> None:
+    """A role on an account whose number was bound by a registry match before the fix (strength 0) is not
+    released; the same role on a proven binding is."""
+    from idp.records import organisations
+    from idp.records.models import Membership
+
+    rp = bench.register(name="组织机构", scopes=["openid", "profile", "phone", "org"])
+    with bench.rt.transaction() as session:
+        person = people.register_by_phone(session, bench.rt.protector, PHONE)
+        people.bind_id_number(session, bench.rt.protector, person.id, id_number=ID_NUMBER, name=NAME,
+                              actor="legacy", channel="web", proof=0, source="registry")  # fmt: skip
+        org = organisations.add(session, bench.rt.protector, bench.rt.uscc_rules, uscc="91110000600037341L",
+                                name="某某科技有限公司", kind="enterprise")  # fmt: skip
+        session.add(Membership(org_id=org.id, person_id=person.id, role="admin"))
+        person_id = person.id
+    token = bench.tokens(rp, phone=PHONE, scope="openid org")
+    assert "organisations" not in _userinfo(bench, token)
+    with bench.rt.transaction() as session:
+        people.get(session, person_id).id_proof = 2
+    assert _userinfo(bench, token)["organisations"][0]["roles"] == ["admin"]
