@@ -139,7 +139,9 @@ def _refused(request: Request, provider: Provider, ctx: Context, exc: YiwangErro
     return response
 
 
-def _outcome(request: Request, provider: Provider, ctx: Context, run: Any, *, face: bool = False) -> Response:
+def _outcome(
+    request: Request, provider: Provider, ctx: Context, run: Any, *, face: bool = False, undecided: str = "undecided"
+) -> Response:
     """Render a step's outcome: bound → re-judge the session; otherwise the page with why."""
     t = messages(pick_language(request))
     try:
@@ -153,7 +155,7 @@ def _outcome(request: Request, provider: Provider, ctx: Context, run: Any, *, fa
     if outcome.result == "unavailable":
         return _provider_down(request, provider, ctx)
     if outcome.result == "undecided":
-        return _page(request, provider, ctx, 503, error=t["undecided"])
+        return _page(request, provider, ctx, 503 if undecided == "undecided" else 400, error=t[undecided])
     return _page(request, provider, ctx, 400, error=t["no_match"])
 
 
@@ -210,14 +212,12 @@ async def by_carrier(
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "stepup", flow)
         ctx = _context(request, provider, flow)
-        t = messages(pick_language(request))
-        response = _outcome(
+        # No carrier record for this phone proves nothing either way: another method, not a retry later.
+        return _outcome(
             request, provider, ctx,
             lambda: steps.carrier_check(_deps(provider), ctx.person.id, _ip(request), name, id_number),
+            undecided="carrier_undecided",
         )  # fmt: skip
-        if response.status_code == 503 and t["undecided"] in bytes(response.body).decode():
-            return _page(request, provider, ctx, 400, error=t["carrier_undecided"])
-        return response
 
     return await run_in_threadpool(work)
 

@@ -214,3 +214,10 @@ def test_provider_down_offers_another_method(bench: Bench) -> None:
     )
     assert response.status_code == 503
     assert "核验服务暂时不可用" in response.text and 'action="/stepup/unionpay"' in response.text
+
+
+def test_a_phone_the_carrier_has_no_record_of_proves_nothing(bench: Bench) -> None:
+    flow, csrf = _to_stepup(bench, LOA2, "13900000003")
+    response = _carrier(bench, flow, csrf, ZHANG)
+    assert response.status_code == 400 and "运营商没有该手机号的实名记录" in response.text
+    assert _level(bench, "13900000003") == 1
