@@ -18,6 +18,8 @@ __all__ = [
     "SmsGateway",
     "BankCardResult",
     "BankCardVerifier",
+    "CarrierResult",
+    "CarrierVerifier",
     "AlipayToken",
     "AlipayUserInfo",
     "AlipayClient",
@@ -84,6 +86,26 @@ class BankCardVerifier(Protocol):
     provider: str
 
     async def verify(self, name: str, id_number: str, card_number: str, phone: str) -> BankCardResult: ...
+
+    async def check(self) -> CheckResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class CarrierResult:
+    """Carrier three-element check: `matched` True when the phone is registered at its carrier to that name and
+    ID number, False when it is not, None when the carrier holds no record (nothing proven either way)."""
+
+    matched: bool | None
+    code: str
+    carrier: str = ""
+
+
+class CarrierVerifier(Protocol):
+    provider: str
+
+    async def verify(self, name: str, id_number: str, phone_e164: str) -> CarrierResult: ...
 
     async def check(self) -> CheckResult: ...
 

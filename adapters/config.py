@@ -20,6 +20,7 @@ __all__ = [
     "UnionPayConfig",
     "AlipayConfig",
     "RegistryConfig",
+    "CarrierConfig",
     "FaceConfig",
     "AdaptersConfig",
 ]
@@ -118,6 +119,17 @@ class RegistryConfig(_Frozen):
     http: HttpConfig = HttpConfig()
 
 
+class CarrierConfig(_Frozen):
+    """Aliyun Dytnsapi (号码百科) `ThreeElementsVerification` (2020-02-17), RPC signature v1."""
+
+    base_url: str = "https://dytnsapi.aliyuncs.com"
+    access_key_id: str
+    access_key_secret: SecretStr
+    auth_code: str = Field(description="The authorisation code of the approved three-element tag application.")
+    region_id: str = "cn-hangzhou"
+    http: HttpConfig = HttpConfig()
+
+
 class FaceConfig(_Frozen):
     threshold: float = Field(
         0.5, gt=0, lt=2, description="Same person when the distance is at most this (measured: adapters/face.py)."
@@ -133,4 +145,5 @@ class AdaptersConfig(_Frozen):
     unionpay: UnionPayConfig | None = None
     alipay: AlipayConfig | None = None
     registry: RegistryConfig | None = None
+    carrier: CarrierConfig | None = None
     face: FaceConfig = FaceConfig()

@@ -43,7 +43,7 @@ class InvalidResponse(ProviderError):
 
 
 class UnusableImage(AdapterError):
-    """An image the face matcher cannot use; `reason` is `unreadable`, `no_face` or `several_faces`."""
+    """An image the face matcher cannot use; `reason` is `unreadable`, `too_large` (over the pixel limit: refused from the header), `no_face` or `several_faces`."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__("face", message)

@@ -34,10 +34,13 @@ from adapters.base import FaceEncoding, FaceLandmarks, FaceMatch
 from adapters.config import FaceConfig
 from adapters.errors import UnusableImage
 
-__all__ = ["FACE_THRESHOLD", "DlibFaceMatcher", "load_rgb"]
+__all__ = ["FACE_THRESHOLD", "MAX_FRAME_PIXELS", "DlibFaceMatcher", "load_rgb", "image_size", "check_frames"]
 
 FACE_THRESHOLD = 0.5
 MAX_PIXELS = 40_000_000  # refuse decompression bombs before decoding
+# A live camera frame: the face page captures 640×480; allow up to Full HD. A 6000×6000 PNG of a few hundred
+# kilobytes decodes to 108 MB and costs seconds of CPU per frame: refused from its header, before decoding.
+MAX_FRAME_PIXELS = 1920 * 1080
 
 _lock = threading.Lock()  # dlib's detector and predictors are not documented as thread-safe
 _fr: Any = None
@@ -58,25 +61,45 @@ def _face_recognition() -> Any:
     return _fr
 
 
-def load_rgb(image: bytes, max_side: int) -> tuple[np.ndarray, float]:
+def image_size(image: bytes) -> tuple[int, int]:
+    """(width, height) from the image header alone: Pillow's `open` is lazy and decodes no pixel."""
+    try:
+        with Image.open(io.BytesIO(image)) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise UnusableImage("unreadable", "not a readable image") from exc
+
+
+def check_frames(frames: Sequence[bytes], max_pixels: int = MAX_FRAME_PIXELS) -> None:
+    """Refuse the whole set if any frame is unreadable or larger than `max_pixels`, before decoding any."""
+    for frame in frames:
+        width, height = image_size(frame)
+        if width * height > max_pixels:
+            raise UnusableImage("too_large", f"a frame of {width}×{height} pixels is over {max_pixels} pixels")
+
+
+def load_rgb(image: bytes, max_side: int, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, float]:
     """Decode `image` to an RGB array no larger than `max_side`; returns the array and the scale applied."""
     _face_recognition()  # first, so that its global PIL setting is already undone
     try:
         with Image.open(io.BytesIO(image)) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise UnusableImage("unreadable", "image too large")
+            if im.width * im.height > max_pixels:
+                raise UnusableImage("too_large", "image too large")
+            original = max(im.size)
+            # JPEG decodes straight to a smaller scale (1/2 to 1/8) when that still covers `max_side`.
+            im.draft("RGB", (max_side, max_side))
             rgb = ImageOps.exif_transpose(im).convert("RGB")
     except UnusableImage:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         raise UnusableImage("unreadable", "not a readable image") from exc
-    scale = 1.0
     if max(rgb.size) > max_side:
-        scale = max_side / max(rgb.size)
+        shrink = max_side / max(rgb.size)
         rgb = rgb.resize(
-            (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS
+            (max(1, round(rgb.width * shrink)), max(1, round(rgb.height * shrink))), Image.Resampling.LANCZOS
         )
-    return np.asarray(rgb), scale
+    # Against the original size, so that landmarks map back to the original image's pixels after a draft.
+    return np.asarray(rgb), max(rgb.size) / original
 
 
 class DlibFaceMatcher:

@@ -12,11 +12,13 @@ from adapters.base import (
     AlipayClient,
     AuditHook,
     BankCardVerifier,
+    CarrierVerifier,
     CheckResult,
     FaceMatcher,
     PopulationRegistry,
     SmsGateway,
 )
+from adapters.carrier import AliyunCarrierVerifier
 from adapters.config import AdaptersConfig, AliyunSmsConfig, OutboxSmsConfig, SmsConfig, TencentSmsConfig
 from adapters.errors import UnusableImage
 from adapters.face import DlibFaceMatcher
@@ -64,10 +66,16 @@ class Adapters:
     alipay: AlipayClient | None
     registry: PopulationRegistry | None
     face: FaceMatcher
+    carrier: CarrierVerifier | None = None
 
     async def check_all(self) -> list[CheckResult]:
         results = [await self.sms.check()]
-        for name, adapter in (("unionpay", self.bank_card), ("alipay", self.alipay), ("registry", self.registry)):
+        for name, adapter in (
+            ("unionpay", self.bank_card),
+            ("alipay", self.alipay),
+            ("registry", self.registry),
+            ("carrier", self.carrier),
+        ):
             if adapter is None:
                 results.append(CheckResult(name, True, "-", "not configured"))
             else:
@@ -76,7 +84,7 @@ class Adapters:
         return results
 
     async def aclose(self) -> None:
-        for adapter in (self.sms, self.bank_card, self.alipay, self.registry):
+        for adapter in (self.sms, self.bank_card, self.alipay, self.registry, self.carrier):
             if adapter is not None:
                 await adapter.aclose()
 
@@ -91,4 +99,5 @@ def build_adapters(
         alipay=AlipayOpenClient(config.alipay, on_call, transport) if config.alipay else None,
         registry=RegistryClient(config.registry, on_call, transport) if config.registry else None,
         face=DlibFaceMatcher(config.face),
+        carrier=AliyunCarrierVerifier(config.carrier, on_call, transport) if config.carrier else None,
     )

@@ -20,6 +20,7 @@ from adapters.config import (
     AdaptersConfig,
     AlipayConfig,
     AliyunSmsConfig,
+    CarrierConfig,
     FaceConfig,
     HttpConfig,
     RegistryConfig,
@@ -76,6 +77,9 @@ class ProviderSettings(BaseSettings):
     registry_key_id: str | None = None
     registry_secret: SecretStr | None = None
 
+    carrier_base_url: str = "https://dytnsapi.aliyuncs.com"
+    carrier_auth_code: str | None = Field(None, description="Dytnsapi three-element tag authorisation code.")
+
     provider_connect_timeout_s: float = Field(3.0, gt=0)
     provider_read_timeout_s: float = Field(5.0, gt=0)
     provider_deadline_s: float = Field(15.0, gt=0, description="Cap on one whole provider operation.")
@@ -125,6 +129,8 @@ class ProviderSettings(BaseSettings):
              alipay_public_key_file=self.alipay_public_key_file)  # fmt: skip
         need("registry", registry_base_url=self.registry_base_url, registry_key_id=self.registry_key_id,
              registry_secret=self.registry_secret)  # fmt: skip
+        need("carrier", aliyun_access_key_id=self.aliyun_access_key_id,
+             aliyun_access_key_secret=self.aliyun_access_key_secret, carrier_auth_code=self.carrier_auth_code)  # fmt: skip
         urls = {
             "aliyun_sms_base_url": self.aliyun_sms_base_url,
             "tencent_sms_base_url": self.tencent_sms_base_url,
@@ -132,6 +138,7 @@ class ProviderSettings(BaseSettings):
             "alipay_gateway_url": self.alipay_gateway_url,
             "alipay_authorize_url": self.alipay_authorize_url,
             "registry_base_url": self.registry_base_url or "",
+            "carrier_base_url": self.carrier_base_url,
         }
         for name, url in urls.items():
             if any(m in url for m in _EMULATOR_MARKERS):
@@ -186,6 +193,13 @@ class ProviderSettings(BaseSettings):
                 base_url=str(self.registry_base_url),
                 key_id=str(self.registry_key_id),
                 secret=self.registry_secret or SecretStr(""),
+                http=self.http,
+            ),  # fmt: skip
+            carrier=CarrierConfig(
+                base_url=self.carrier_base_url,
+                access_key_id=str(self.aliyun_access_key_id),
+                access_key_secret=self.aliyun_access_key_secret or SecretStr(""),
+                auth_code=str(self.carrier_auth_code),
                 http=self.http,
             ),  # fmt: skip
             face=self.face,

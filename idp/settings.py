@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_HALLS),
         description="Service halls with an identity counter (JSON list of {id, name, address, hours}).",
     )
+    # Identity-matching attempts (registry, carrier, UnionPay, Alipay certify, face): idp/proofing/limits.py.
+    proofing_per_person_per_hour: int = 5
+    proofing_per_person_per_day: int = 10
+    proofing_per_ip_per_hour: int = 20
+    proofing_per_ip_per_day: int = 60
+    face_flows_per_person_per_day: int = 5
+    provider_paid_calls_per_day: int = 5000
 
     @field_validator("issuer")
     @classmethod

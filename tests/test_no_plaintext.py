@@ -1,4 +1,5 @@
-"""No plaintext ID number, phone, name or card number anywhere in the database: raw bytes and raw rows."""
+"""No plaintext ID number, phone, name, card number, face template, Alipay account or signed document anywhere
+in the database: raw bytes and raw rows, after every path that stores them has run."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 
 from idp import audit
+from idp.oauth import otp
+from idp.proofing import binding, service
 from idp.records import organisations, people
 from idp.runtime import Runtime
+from signing import citizen, pades
+from signing.context import open_context
+from signing.sample import one_page_pdf
 
 PERSONS = [
     ("11010519491231002X", "张三丰", "13800138000", "A12345678"),
@@ -56,6 +62,27 @@ def _populate(rt: Runtime) -> list[str]:
             s, rt.protector, rules, uscc="91110000600037341L", id_number=PERSONS[1][0], role="seal_keeper"
         )
     )
+    # Login codes: the phone of a one-time-password challenge.
+    rt.run(lambda s: otp.issue(s, rt.protector, "+8613500001234", ttl=300))
+    secrets += ["13500001234", "+8613500001234"]
+    # A registry-matched claim, then an ownership proof that takes a number over (a conflict is recorded).
+    claimant = rt.run(lambda s: people.register_by_phone(s, rt.protector, "13600002222"))
+    rt.run(lambda s: binding.record_claim(s, rt.protector, claimant.id, name="王小明", id_number="110105198001010016"))
+    rt.run(
+        lambda s: binding.prove(s, rt.protector, claimant.id, id_number=PERSONS[1][0], name=PERSONS[1][1],
+                                source="carrier", channel="web", deny_until=0)
+    )  # fmt: skip
+    secrets += ["13600002222", "+8613600002222", "王小明", "110105198001010016"]
+    # Face data: a template (kept encrypted, apart) and the Alipay account bound to the same person.
+    template = bytes(range(256)) * 4
+    rt.run(lambda s: service.store_face_template(s, rt.protector, claimant.id, template))
+    rt.run(lambda s: service.link_alipay(s, rt.protector, claimant.id, "2088000012345678"))
+    secrets += ["2088000012345678", template.hex()[:64]]
+    # A citizen's pending signature: the document shown to them names them, so it is kept encrypted.
+    document = one_page_pdf(("Signed by 11010519491231002X", "Zhang Sanfeng"))
+    grant = citizen.Grant(person_id=claimant.id, client_id="rp-demo")
+    citizen.start(open_context(rt), grant, document, pades.Placement())
+    secrets += ["Zhang Sanfeng", "Signed by"]
     # A refused attempt names the number in its message: the audit trail must still hold it masked.
     with contextlib.suppress(people.Conflict):
         rt.run(
@@ -87,3 +114,4 @@ def test_database_holds_no_plaintext_personal_data(rt: Runtime) -> None:
     assert "示例科技有限公司".encode() in haystack  # the scan sees stored text at all
     found = [s for s in secrets for form in _forms(s) if form in haystack]
     assert found == []
+    assert bytes(range(256)) not in haystack  # the raw face template

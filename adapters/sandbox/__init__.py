@@ -25,6 +25,7 @@ from adapters.config import (
     AdaptersConfig,
     AlipayConfig,
     AliyunSmsConfig,
+    CarrierConfig,
     FaceConfig,
     HttpConfig,
     OutboxSmsConfig,
@@ -33,7 +34,7 @@ from adapters.config import (
     TencentSmsConfig,
     UnionPayConfig,
 )
-from adapters.sandbox import aliyun_sms, dataset, tencent_sms
+from adapters.sandbox import aliyun_sms, carrier, dataset, tencent_sms
 from adapters.sandbox.alipay import alipay_app
 from adapters.sandbox.faults import FaultMiddleware, Faults
 from adapters.sandbox.keys import SandboxKeys, load_or_create
@@ -44,7 +45,7 @@ from adapters.sandbox.unionpay import unionpay_app
 
 __all__ = ["Sandbox", "PROVIDERS", "load_photos"]
 
-PROVIDERS = ("outbox", "aliyun-sms", "tencent-sms", "unionpay", "alipay", "registry")
+PROVIDERS = ("outbox", "aliyun-sms", "tencent-sms", "unionpay", "alipay", "registry", "carrier")
 
 
 def load_photos(directory: Path | None) -> dict[str, bytes]:
@@ -88,6 +89,8 @@ class Sandbox:
             "unionpay": unionpay_app(self.store, k, clock),
             "alipay": alipay_app(self.store, k, clock),
             "registry": registry_app(self.store, k.registry_key_id, k.registry_secret, self.photos, clock),
+            # Dytnsapi is another Aliyun product on the same account: the same AccessKey pair signs for it.
+            "carrier": carrier.carrier_app(self.store, k.aliyun_access_key_id, k.aliyun_access_key_secret, clock),
         }
         self.apps: dict[str, ASGIApp] = {n: FaultMiddleware(a, self.faults[n]) for n, a in apps.items()}
 
@@ -174,6 +177,13 @@ class Sandbox:
                 base_url=f"{base}/registry",
                 key_id=k.registry_key_id,
                 secret=k.registry_secret,
+                http=http,
+            ),
+            carrier=CarrierConfig(
+                base_url=f"{base}/carrier",
+                access_key_id=k.aliyun_access_key_id,
+                access_key_secret=k.aliyun_access_key_secret,
+                auth_code=carrier.AUTH_CODE,
                 http=http,
             ),
             face=face or FaceConfig(),

@@ -13,7 +13,9 @@ from idp.authn.engine import Engine
 from idp.authn.outcome import Invalid, Outcome, Redirect
 
 
-def start(engine: Engine, flow_id: str, browser: str | None, cookie: str | None, raw_name: str, raw_id: str) -> Outcome:
+def start(
+    engine: Engine, flow_id: str, browser: str | None, cookie: str | None, ip: str, raw_name: str, raw_id: str
+) -> Outcome:
     name, number = fields.name(raw_name), fields.id_number(raw_id)
     for checked in (name, number):
         if isinstance(checked, Invalid):
@@ -23,7 +25,10 @@ def start(engine: Engine, flow_id: str, browser: str | None, cookie: str | None,
     if alipay is None:
         return Invalid("provider_down", status=503)
     with engine.reading() as session:
-        stepup.context(engine, session, flow_id, browser, cookie)
+        person_id = stepup.context(engine, session, flow_id, browser, cookie).person.id
+    refused = stepup.attempt(engine, "alipay", person_id, ip)  # every initialise is a paid call
+    if refused is not None:
+        return refused
     return_url = f"{engine.settings.issuer}/stepup/alipay/return?flow={flow_id}"
     order = secrets.token_hex(16)
     try:
@@ -60,14 +65,8 @@ def finish(engine: Engine, flow_id: str, browser: str | None, cookie: str | None
             return Invalid("nothing_pending")
         journey.update(ctx.flow, **{journey.CERTIFY_PENDING: None})
         if not passed:
+            stepup.record_attempt(engine, session, ctx.person.id, "alipay", "no_match")
             return Invalid("no_match")
         return stepup.prove(
-            engine,
-            session,
-            ctx,
-            level=3,
-            source="alipay_certify",
-            face=True,
-            id_number=pending["id_number"],
-            name=pending["name"],
+            engine, session, ctx, source="alipay_certify", id_number=pending["id_number"], name=pending["name"]
         )

@@ -2,7 +2,9 @@
 
 The citizen asks for a one-time counter code within their sign-in and shows it (or its QR) at any hall's
 counter. Staff check the ID card in person and redeem the code (`redeem`, used by the counter front end);
-the person's level becomes real person with method `counter`, the hall and the staff member in the audit trail.
+the ID number on the card is bound to the person by the strongest proof there is (it takes a number over from
+any other binding, idp/proofing/strength.py), their level becomes real person with method `counter`, and the
+hall and the staff member are in the audit trail.
 Back on their device, the citizen continues and the journey goes on at that level.
 """
 
@@ -15,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.authn import stepup
+from idp.authn import fields, stepup
 from idp.authn.engine import Engine
 from idp.authn.models import CounterCode
 from idp.authn.outcome import Invalid, Outcome, Shown
 from idp.db import utcnow
-from idp.proofing import service
+from idp.errors import Conflict
+from idp.proofing import binding
 
 DIGITS = 8
 
@@ -34,8 +37,6 @@ def issue(engine: Engine, flow_id: str, browser: str | None, cookie: str | None)
     code = f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
     with engine.unit() as session:
         ctx = stepup.context(engine, session, flow_id, browser, cookie, lock=True)
-        if ctx.person.proofing_level < service.REAL_NAME:
-            return Invalid("real_name_first")
         for old in session.scalars(select(CounterCode).where(CounterCode.flow_id == ctx.flow.id)):
             if old.redeemed_at is None:
                 old.expires_at = utcnow()
@@ -46,8 +47,16 @@ def issue(engine: Engine, flow_id: str, browser: str | None, cookie: str | None)
     return Shown({"code": code, "expires_at": expires})
 
 
-def redeem(engine: Engine, session: Session, code: str, *, hall: str, staff: str) -> str | Invalid:
-    """Staff verified the person in person: the person becomes a real person (`counter`). Returns the person id."""
+def redeem(
+    engine: Engine, session: Session, code: str, *, hall: str, staff: str, name: str, id_number: str
+) -> str | Invalid:
+    """Staff checked the ID card (its `name` and `id_number`) against the person in front of them: the number
+    is bound to the person who asked for `code`, who becomes a real person (`counter`). Returns the person id."""
+    checked_name, number = fields.name(name), fields.id_number(id_number)
+    for checked in (checked_name, number):
+        if isinstance(checked, Invalid):
+            return checked
+    assert isinstance(checked_name, str) and isinstance(number, str)
     code = code.strip().replace(" ", "")
     if not (code.isdigit() and len(code) == DIGITS):
         return Invalid("counter_code_format", field="code")
@@ -56,8 +65,22 @@ def redeem(engine: Engine, session: Session, code: str, *, hall: str, staff: str
     row = session.get(CounterCode, _hash(engine, code), with_for_update=True)
     if row is None or row.redeemed_at is not None or row.expires_at <= utcnow():
         return Invalid("counter_code_unknown", field="code")
+    try:
+        with session.begin_nested():
+            binding.prove(
+                session,
+                engine.protector,
+                row.person_id,
+                id_number=number,
+                name=checked_name,
+                source="counter",
+                channel="counter",
+                deny_until=engine.deny_until(),
+            )
+    except Conflict:
+        # The person already holds a different number: staff must look into it, nothing is changed.
+        return Invalid("binding_refused", status=409)
     row.redeemed_at, row.hall, row.staff = utcnow(), hall, staff
-    service.raise_level(session, engine.protector, row.person_id, level=3, source="counter", channel="counter")
     audit.record(
         session,
         audit.Event(

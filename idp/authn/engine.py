@@ -10,6 +10,7 @@ level" is `idp.authn.policy.next_step`; the methods (`sms`, `totp`, `alipay_logi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -26,6 +27,7 @@ from idp.oauth.clients import Client
 from idp.oauth.models import AuthFlow, LoginSession
 from idp.oauth.provider import OAuthRequest
 from idp.oauth.responses import add_params, error_to_client
+from idp.proofing import limits
 from idp.records.models import Person
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ class Engine:
         self.settings = provider.settings
         self.adapters = provider.adapters
         self.protector = provider.runtime.protector
+        self.limits = limits.from_settings(provider.settings)
 
     # --- units of work -----------------------------------------------------------------------------------
     @contextmanager
@@ -63,6 +66,10 @@ class Engine:
     def demand_of(self, flow: AuthFlow) -> Demand | None:
         client = self.client_of(flow)
         return Demand.of(journey.request(flow), client) if client else None
+
+    def deny_until(self) -> int:
+        """Until when a revoked access token must stay deny-listed: the longest it can live from now."""
+        return int(time.time()) + self.settings.access_token_ttl
 
     def seal(self, flow: AuthFlow, purpose: str, text: str) -> str:
         """Personal data a journey carries between steps, encrypted and bound to the journey."""

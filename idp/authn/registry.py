@@ -1,4 +1,9 @@
-"""Method: name and ID number checked with the population registry (real name, loa:2)."""
+"""Method: name and ID number matched by the population registry — a claim, not a proof.
+
+A match is knowledge anyone with a leaked record has: it binds nothing and raises no level. It is remembered
+as this person's claim (what the next ownership check — carrier, bank card, face, Alipay, counter — is about)
+and the page asks for one of those.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ from anyio import from_thread
 from adapters.errors import AdapterError
 from idp.authn import fields, stepup
 from idp.authn.engine import Engine
-from idp.authn.outcome import Invalid, Outcome
+from idp.authn.outcome import Invalid, Outcome, Shown
+from idp.errors import Conflict
+from idp.proofing import binding
 
 
 def submit(
-    engine: Engine, flow_id: str, browser: str | None, cookie: str | None, raw_name: str, raw_id: str
+    engine: Engine, flow_id: str, browser: str | None, cookie: str | None, ip: str, raw_name: str, raw_id: str
 ) -> Outcome:
     name, number = fields.name(raw_name), fields.id_number(raw_id)
     for checked in (name, number):
@@ -22,13 +29,24 @@ def submit(
     if registry is None:
         return Invalid("provider_down", status=503)
     with engine.reading() as session:
-        stepup.context(engine, session, flow_id, browser, cookie)
+        person_id = stepup.context(engine, session, flow_id, browser, cookie).person.id
+    refused = stepup.attempt(engine, "registry", person_id, ip)
+    if refused is not None:
+        return refused
     try:
         result = from_thread.run(lambda: registry.verify(name, number, include_photo=False))
     except AdapterError:
+        stepup.record_attempt(engine, None, person_id, "registry", "unavailable")
         return Invalid("provider_down", status=503)
-    if not result.matched:
-        return Invalid("no_match")
     with engine.unit() as session:
         ctx = stepup.context(engine, session, flow_id, browser, cookie, lock=True)
-        return stepup.prove(engine, session, ctx, level=2, source="registry", face=False, id_number=number, name=name)
+        if not result.matched:
+            stepup.record_attempt(engine, session, ctx.person.id, "registry", "no_match")
+            return Invalid("no_match")
+        try:
+            binding.record_claim(session, engine.protector, ctx.person.id, name=name, id_number=number)
+        except Conflict:
+            stepup.record_attempt(engine, session, ctx.person.id, "registry", "conflict")
+            return Invalid("binding_refused", status=409)
+        stepup.record_attempt(engine, session, ctx.person.id, "registry", "claimed")
+        return Shown({"claimed": True})

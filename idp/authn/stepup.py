@@ -1,13 +1,17 @@
-"""Step-up within a journey: the context every proofing method works in, and how a proof is applied.
+"""Step-up within a journey: the context every proofing method works in, its attempt limits, and how an
+ownership proof is applied.
 
-A proofing method proves a real name (loa:2) or a real person (loa:3); `prove` records it on the person, inside
-the method's unit of work, and judges the journey again. A refused binding (an ID number held by someone else)
-is audited and keeps nothing else of the step.
+A method proves that an ID number is this person's (idp/proofing/strength.py says how strongly); `prove`
+binds it (a stronger proof takes a number over, an equal or weaker one is refused and kept for operators —
+idp/proofing/binding.py), raises the session, and judges the journey again, all in the method's unit of work.
+Every identity-matching attempt is counted per person, per IP and against the service's paid-call budget
+before the provider is called (idp/proofing/limits.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -18,8 +22,10 @@ from idp.authn.journey import Demand
 from idp.authn.outcome import Invalid, Outcome
 from idp.errors import Conflict, InvalidInput
 from idp.oauth.models import AuthFlow, LoginSession
-from idp.proofing import service
+from idp.proofing import binding, limits
 from idp.records.models import Person
+
+FACE_SOURCES = frozenset({"face", "alipay_certify"})
 
 
 class NotSignedIn(Exception):
@@ -52,44 +58,76 @@ def context(
     return Context(flow, login, person, demand)
 
 
+def attempt(engine: Engine, step: str, person_id: str, ip: str) -> Invalid | None:
+    """Count one attempt at `step` before the provider is asked; a refusal says when to try again.
+
+    The count is a unit of its own (or Redis): it must hold for attempts made at the same moment, so it can't
+    wait for the step's unit of work after the provider call.
+    """
+    with engine.unit() as session:
+        try:
+            limits.check(engine.provider.counters, engine.limits, step, person_id, ip, session)
+        except limits.TooManyAttempts as exc:
+            record_attempt(engine, session, person_id, step, "rate_limited")
+            return Invalid("too_many_attempts", status=429, params={"seconds": exc.retry_after})
+    return None
+
+
+def record_attempt(
+    engine: Engine, session: Session | None, person_id: str, step: str, result: str, **detail: Any
+) -> None:
+    """Audit an identity-matching attempt (in the caller's unit of work when there is one)."""
+    event = audit.Event(
+        action=f"proofing.{step}",
+        subject=person_id,
+        actor=person_id,
+        channel="web",
+        outcome="success" if result in ("bound", "claimed", "passed") else "refused",
+        detail={"result": result, **detail},
+    )
+    if session is not None:
+        audit.record(session, event)
+        return
+    with engine.unit() as own:
+        audit.record(own, event)
+
+
 def prove(
     engine: Engine,
     session: Session,
     ctx: Context,
     *,
-    level: int,
     source: str,
-    face: bool,
-    id_number: str | None = None,
-    name: str | None = None,
+    id_number: str,
+    name: str,
 ) -> Outcome:
-    """Record the proof, raise the session, and judge the journey — or refuse, keeping only the audit."""
+    """Bind on an ownership proof, raise the session, and judge the journey — or refuse, keeping only what
+    operators need (the conflict) and the audit."""
     try:
         with session.begin_nested():
-            service.raise_level(
+            binding.prove(
                 session,
                 engine.protector,
                 ctx.person.id,
-                level=level,
-                source=source,
-                channel=ctx.channel,
                 id_number=id_number,
                 name=name,
-            )
-    except (Conflict, InvalidInput) as exc:
-        audit.record(
-            session,
-            audit.Event(
-                action="proofing.raise",
-                subject=ctx.person.id,
-                outcome="refused",
-                actor=ctx.person.id,
+                source=source,
                 channel=ctx.channel,
-                client=ctx.flow.client_id,
-                detail={"source": source, "reason": exc.detail},
-            ),
-        )
+                deny_until=engine.deny_until(),
+            )
+    except binding.BindingRefused as refused:
+        binding.record_refusal(session, refused, ctx.channel)
+        return Invalid("binding_refused", status=409)
+    except (Conflict, InvalidInput) as exc:
+        record_attempt(engine, session, ctx.person.id, source, "conflict", reason=exc.detail)
         return Invalid("binding_refused", status=exc.status)
     session.refresh(ctx.person)
-    engine.raise_session(session, ctx.flow, ctx.login, face=face, channel=ctx.channel)
+    engine.raise_session(
+        session, ctx.flow, ctx.login, face=source in FACE_SOURCES, counter=source == "counter", channel=ctx.channel
+    )
     return engine.advance(session, ctx.flow, ctx.login)
+
+
+def identity(engine: Engine, session: Session, ctx: Context) -> tuple[str, str] | None:
+    """What an ownership check of this person is about: the bound identity, else the registry claim."""
+    return binding.claimed_identity(session, engine.protector, ctx.person)

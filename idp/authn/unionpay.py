@@ -16,6 +16,7 @@ def submit(
     flow_id: str,
     browser: str | None,
     cookie: str | None,
+    ip: str,
     *,
     raw_name: str,
     raw_id: str,
@@ -32,20 +33,24 @@ def submit(
     if verifier is None:
         return Invalid("provider_down", status=503)
     with engine.reading() as session:
-        stepup.context(engine, session, flow_id, browser, cookie)
+        person_id = stepup.context(engine, session, flow_id, browser, cookie).person.id
+    refused = stepup.attempt(engine, "unionpay", person_id, ip)
+    if refused is not None:
+        return refused
     try:
         result = from_thread.run(verifier.verify, name, number, card, phone)
     except AdapterError:
+        stepup.record_attempt(engine, None, person_id, "unionpay", "unavailable")
         return Invalid("provider_down", status=503)
-    if result.matched is None:
-        return Invalid("undecided", status=503)
-    if not result.matched:
-        return Invalid("no_match")
     with engine.unit() as session:
         ctx = stepup.context(engine, session, flow_id, browser, cookie, lock=True)
-        outcome = stepup.prove(
-            engine, session, ctx, level=2, source="unionpay", face=False, id_number=number, name=name
-        )
+        if result.matched is None:
+            stepup.record_attempt(engine, session, ctx.person.id, "unionpay", "undecided")
+            return Invalid("undecided", status=503)
+        if not result.matched:
+            stepup.record_attempt(engine, session, ctx.person.id, "unionpay", "no_match")
+            return Invalid("no_match")
+        outcome = stepup.prove(engine, session, ctx, source="unionpay", id_number=number, name=name)
         if not isinstance(outcome, Invalid):
             service.record_bank_card(session, ctx.person.id, card)
         return outcome

@@ -8,7 +8,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.cli.common import JsonOpt, emit, runtime
+from idp.cli.common import JsonOpt, console, emit, runtime
 from idp.errors import NotFound
 from idp.records import people
 from idp.records.models import Person
@@ -65,3 +65,30 @@ def bind_ss_card(
             )
         )
         emit({"status": "bound"}, False)
+
+
+@app.command("conflicts")
+def conflicts(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many, newest first.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Conflicts over ID numbers: a stronger proof that took a binding over (`revoked`), or a claim refused
+    against an equal or stronger one (`refused`). Persons by internal id; no personal data."""
+    from dataclasses import asdict
+
+    from idp.proofing import binding
+
+    with runtime() as rt:
+        rows = rt.run(lambda session: binding.conflicts(session, limit))
+    if as_json:
+        emit({"conflicts": [asdict(r) for r in rows]}, True)
+        return
+    if not rows:
+        console.print("no conflicts", markup=False, highlight=False)
+    for r in rows:
+        console.print(
+            f"{r.at} {r.outcome}: holder {r.holder or '-'} (proof {r.holder_proof}) vs claimant "
+            f"{r.claimant or '-'} (proof {r.claimant_proof}, {r.source})",
+            markup=False,
+            highlight=False,
+        )

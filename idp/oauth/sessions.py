@@ -74,3 +74,15 @@ def end(session: Session, row: LoginSession) -> list[str]:
     """End the session; returns the ids of the clients it signed in to (for back-channel logout)."""
     row.ended_at = utcnow()
     return list(session.scalars(select(SessionClient.client_id).where(SessionClient.sid == row.sid)))
+
+
+def end_all_for(session: Session, person_id: str) -> list[str]:
+    """End every live SSO session of a person (their identity was taken away); returns the ended sids."""
+    now = utcnow()
+    ended = []
+    for row in session.scalars(
+        select(LoginSession).where(LoginSession.person_id == person_id, LoginSession.ended_at.is_(None))
+    ):
+        row.ended_at = now
+        ended.append(row.sid)
+    return ended

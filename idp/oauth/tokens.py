@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp.oauth.models import RevokedAccessToken
+from idp.db import utcnow
+from idp.oauth.models import AuthorizationCode, RefreshToken, RevokedAccessToken
 from idp.oauth.signer import InvalidToken, TokenSigner
 
 AT_TYP = "at+jwt"
@@ -119,3 +120,23 @@ def verify_access_token(
     if session.scalar(select(RevokedAccessToken.jti).where(RevokedAccessToken.jti == claims["jti"])):
         raise InvalidToken("revoked")
     return claims
+
+
+def revoke_all_for(session: Session, person_id: str, deny_until: int) -> int:
+    """Revoke every refresh token of a person and deny every access token we can still name (those issued
+    from an authorization code or a refresh), until `deny_until`. Returns how many tokens were ended."""
+    now, count = utcnow(), 0
+    for row in session.scalars(select(RefreshToken).where(RefreshToken.person_id == person_id)):
+        if row.revoked_at is None:
+            row.revoked_at = now
+            count += 1
+        if row.access_jti:
+            revoke_jti(session, row.access_jti, deny_until)
+    for jti in session.scalars(
+        select(AuthorizationCode.issued_jti).where(
+            AuthorizationCode.person_id == person_id, AuthorizationCode.issued_jti.is_not(None)
+        )
+    ):
+        revoke_jti(session, str(jti), deny_until)
+        count += 1
+    return count

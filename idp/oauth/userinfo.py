@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from idp.oauth import consent, subjects, tokens
+from idp.oauth import acr, consent, subjects, tokens
 from idp.oauth.claims import person_claims
 from idp.oauth.signer import InvalidToken
 from idp.records.models import Person
@@ -39,5 +39,6 @@ def userinfo(provider: Provider, token: str) -> OAuthResponse:
         if client is None or person is None:
             return _error(401, "invalid_token", "the token's subject is unknown")
         granted &= consent.granted_scopes(session, person.id, client.client_id) | {"openid"}
-        body = {"sub": claims["sub"], **person_claims(session, provider.runtime.protector, person, granted)}
+        level = acr.level(str(claims.get("acr", ""))) or 1
+        body = {"sub": claims["sub"], **person_claims(session, provider.runtime.protector, person, granted, level)}
     return OAuthResponse(200, body)

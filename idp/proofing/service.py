@@ -1,7 +1,7 @@
-"""Raising a person's proofing level with the evidence for it; every change and refusal audited.
+"""Factor records beside proofing: bank cards, face consent and templates, Alipay accounts; every change audited.
 
-Callers run these in one transaction (`Runtime.run`), with a refusal event, so a refused binding leaves
-nothing behind but its audit record.
+Raising a level and binding an ID number happen only on a proof of ownership: idp/proofing/binding.py, used
+by the step-up methods of the authentication engine (idp/authn/). Callers run these in their unit of work.
 """
 
 from __future__ import annotations
@@ -15,62 +15,8 @@ from idp.errors import Conflict
 from idp.masking import mask
 from idp.proofing.models import AlipayBinding, BankCard, FaceConsent, FaceTemplate
 from idp.protect import Protector
-from idp.records import people
-from idp.records.models import Person
 
 REAL_NAME, REAL_PERSON = 2, 3
-
-
-def identity_of(session: Session, protector: Protector, person: Person) -> tuple[str, str] | None:
-    """(name, ID number) as bound, for a registry or face check; None when not bound yet."""
-    if person.id_number_ct is None or person.name_ct is None:
-        return None
-    return (
-        protector.decrypt("persons", "name_ct", person.id, person.name_ct),
-        protector.decrypt("persons", "id_number_ct", person.id, person.id_number_ct),
-    )
-
-
-def raise_level(
-    session: Session,
-    protector: Protector,
-    person_id: str,
-    *,
-    level: int,
-    source: str,
-    channel: str,
-    id_number: str | None = None,
-    name: str | None = None,
-) -> Person:
-    """Record that `source` proved `level` for the person; binds the ID number first if it is new.
-
-    Refused (Conflict) if the person already has a different ID number, or another person holds it.
-    """
-    person = people.get(session, person_id)
-    if id_number is not None:
-        number, _ = people.normalise_id_number(id_number)
-        if person.id_number_bidx is None:
-            people.bind_id_number(
-                session, protector, person.id, id_number=number, name=name or "", actor=person.id, channel=channel
-            )
-        elif person.id_number_bidx != protector.index("id_number", number):
-            raise Conflict(f"a different ID number is bound to this account (not {mask(number, 'id_number')})")
-    person.proofing_level = max(person.proofing_level, level)
-    person.proofing_evidence = [
-        *person.proofing_evidence,
-        {"level": level, "source": source, "at": utcnow().isoformat(timespec="seconds")},
-    ]
-    audit.record(
-        session,
-        audit.Event(
-            action="proofing.raise",
-            subject=person.id,
-            actor=person.id,
-            channel=channel,
-            detail={"level": level, "source": source},
-        ),
-    )
-    return person
 
 
 def record_bank_card(session: Session, person_id: str, card_number: str) -> None:

@@ -22,6 +22,10 @@ class Person(Base):
     id_number_bidx: Mapped[str | None] = mapped_column(String(64), unique=True)
     id_number_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     id_type: Mapped[str | None] = mapped_column(String(32))
+    # How the bound ID number was proven to be this person's (idp/proofing/strength.py): a higher proof by
+    # someone else takes the binding over; 0 for a binding carried over from before proofs were recorded.
+    id_proof: Mapped[int] = mapped_column(Integer, default=0)
+    id_proof_source: Mapped[str | None] = mapped_column(String(32))
     name_ct: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_bidx: Mapped[str | None] = mapped_column(String(64), unique=True)
     phone_ct: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from idp import audit
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.identity import InvalidIdentifier, UsccRules, parse_uscc
+from idp.proofing import strength
 from idp.protect import Protector
 from idp.records import people
-from idp.records.models import Membership, Organisation
+from idp.records.models import Membership, Organisation, Person
 
 KINDS = ("department", "enterprise", "other")
 ROLES = ("admin", "agent", "seal_keeper", "signer")
@@ -118,6 +119,9 @@ def add_member(
     person = people.find_by_id_number(session, protector, id_number)
     if person is None:
         raise NotFound("no person with that ID number")
+    if person.id_proof < strength.ROLES_NEED:
+        # Knowing a name and number is not owning them: a role goes only to a holder who proved the number.
+        raise Conflict("the account holding that ID number has not proven it; roles wait for a proven holder")
     exists = session.scalar(
         select(Membership.id).where(
             Membership.org_id == org.id, Membership.person_id == person.id, Membership.role == role
@@ -139,6 +143,11 @@ def add_member(
         ),
     )
     return member
+
+
+def roles_apply(person: Person) -> bool:
+    """Roles granted by ID number count for this account only while its binding of that number is proven."""
+    return person.id_number_bidx is not None and person.id_proof >= strength.ROLES_NEED
 
 
 def view(session: Session, protector: Protector, rules: UsccRules, org: Organisation) -> OrganisationView:

@@ -125,7 +125,10 @@ def add(
         raise Conflict(f"a person with ID number {mask(number, 'id_number')} already exists")
     if e164 and find_by_phone(session, protector, e164) is not None:
         raise Conflict(f"phone {mask(e164, 'phone')} is already bound to another person")
-    person = Person(id=new_id(), proofing_level=1, proofing_evidence=[], id_type=id_type)
+    # An operator's enrolment: accountable and audited, but not the person's own proof (idp/proofing/strength.py).
+    person = Person(
+        id=new_id(), proofing_level=1, proofing_evidence=[], id_type=id_type, id_proof=1, id_proof_source="operator"
+    )
     session.add(person)
     person.id_number_bidx = protector.index("id_number", number)
     _set(protector, person, "id_number_ct", number)
@@ -169,8 +172,11 @@ def bind_id_number(
     name: str,
     actor: str,
     channel: str,
+    proof: int = 1,
+    source: str = "operator",
 ) -> Person:
-    """Bind an ID number to a person who has none. Refused if they have one, or another person holds it."""
+    """Bind an ID number to a person who has none, recording how it was proven (idp/proofing/strength.py).
+    Refused if they have one, or another person holds it (idp/proofing/binding.py decides takeovers)."""
     person = get(session, person_id)
     number, id_type = normalise_id_number(id_number)
     if person.id_number_bidx is not None:
@@ -179,6 +185,7 @@ def bind_id_number(
     if holder is not None:
         raise Conflict(f"ID number {mask(number, 'id_number')} is bound to another person")
     person.id_type = id_type
+    person.id_proof, person.id_proof_source = proof, source
     person.id_number_bidx = protector.index("id_number", number)
     _set(protector, person, "id_number_ct", number)
     _set(protector, person, "name_ct", _name(name))
@@ -190,7 +197,7 @@ def bind_id_number(
             subject=person.id,
             actor=actor,
             channel=channel,
-            detail={"id_type": id_type},
+            detail={"id_type": id_type, "proof": proof, "source": source},
         ),
     )
     return person

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from idp.authn import alipay_certify, counter, face, registry, stepup, unionpay
+from idp.authn import alipay_certify, carrier, counter, face, registry, stepup, unionpay
 from idp.authn.engine import Engine
 from idp.authn.outcome import Invalid, Outcome, Redirect, Refused, Shown, Step
 from idp.masking import mask_id_number
@@ -37,6 +37,10 @@ def _who(request: Request) -> tuple[str | None, str | None]:
     return browser_id(request), request.cookies.get(sessions.COOKIE)
 
 
+def _ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def _csrf(engine: Engine, request: Request, flow_id: str) -> str:
     return csrf_token(engine.protector, "stepup", flow_id, request.cookies.get("yw_b", ""))
 
@@ -48,6 +52,7 @@ def _page(
     try:
         with engine.reading() as session:
             ctx = stepup.context(engine, session, flow_id, browser, cookie)
+            claimed = stepup.identity(engine, session, ctx) is not None
     except stepup.NotSignedIn:
         return respond(request, Refused("please_sign_in"))
     t = messages(pick_language(request))
@@ -60,6 +65,8 @@ def _page(
         "alipay": engine.adapters.alipay is not None,
         "unionpay": engine.adapters.bank_card is not None,
         "registry": engine.adapters.registry is not None,
+        "carrier": engine.adapters.carrier is not None,
+        "claimed": claimed,
         # What the person typed comes back, except the ID number, which is only shown masked.
         "typed": {
             **{k: v for k, v in typed.items() if k != "id_number"},
@@ -73,7 +80,10 @@ def _page(
     if isinstance(shown, Invalid):
         context.update(error=describe(shown, pick_language(request)), error_field=shown.field)
         status = shown.status
-    return render(request, "stepup.html", context, status_code=status)
+    response = render(request, "stepup.html", context, status_code=status)
+    if isinstance(shown, Invalid) and status == 429 and "seconds" in shown.params:
+        response.headers["Retry-After"] = str(shown.params["seconds"])
+    return response
 
 
 def _masked_id(raw: str | None) -> str:
@@ -106,8 +116,18 @@ async def by_registry(
 ) -> Response:
     check_csrf(engine.protector, request, csrf, "stepup", flow)
     browser, cookie = _who(request)
-    call = lambda: registry.submit(engine, flow, browser, cookie, name, id_number)  # noqa: E731
+    call = lambda: registry.submit(engine, flow, browser, cookie, _ip(request), name, id_number)  # noqa: E731
     return await run_in_threadpool(_run, request, engine, flow, call, method="registry", name=name, id_number=id_number)
+
+
+@router.post("/carrier")
+async def by_carrier(
+    request: Request, engine: EngineDep, flow: Field = "", csrf: Field = "", name: Field = "", id_number: Field = ""
+) -> Response:
+    check_csrf(engine.protector, request, csrf, "stepup", flow)
+    browser, cookie = _who(request)
+    call = lambda: carrier.submit(engine, flow, browser, cookie, _ip(request), name, id_number)  # noqa: E731
+    return await run_in_threadpool(_run, request, engine, flow, call, method="carrier", name=name, id_number=id_number)
 
 
 @router.post("/unionpay")
@@ -126,7 +146,15 @@ async def by_unionpay(
 
     def call() -> Outcome:
         return unionpay.submit(
-            engine, flow, browser, cookie, raw_name=name, raw_id=id_number, raw_card=card_number, raw_phone=phone
+            engine,
+            flow,
+            browser,
+            cookie,
+            _ip(request),
+            raw_name=name,
+            raw_id=id_number,
+            raw_card=card_number,
+            raw_phone=phone,
         )
 
     typed = {"method": "unionpay", "name": name, "id_number": id_number, "phone": phone}
@@ -139,7 +167,7 @@ async def by_alipay(
 ) -> Response:
     check_csrf(engine.protector, request, csrf, "stepup", flow)
     browser, cookie = _who(request)
-    call = lambda: alipay_certify.start(engine, flow, browser, cookie, name, id_number)  # noqa: E731
+    call = lambda: alipay_certify.start(engine, flow, browser, cookie, _ip(request), name, id_number)  # noqa: E731
     return await run_in_threadpool(_run, request, engine, flow, call, method="alipay", name=name, id_number=id_number)
 
 
@@ -194,12 +222,15 @@ async def _json(request: Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _face_error(request: Request, message: str, status: int, retry: bool, flow: str) -> JSONResponse:
-    text = describe(Invalid(message), pick_language(request))
+def _face_error(request: Request, invalid: Invalid, flow: str) -> JSONResponse:
+    """A face attempt refused: the message, whether a retry is possible, and the non-face way, one tap away."""
+    params = {k: v for k, v in invalid.params.items() if k != "retry"}
+    text = describe(Invalid(invalid.message, params=params), pick_language(request))
     body: dict[str, Any] = {"error": text, "alternative": f"/stepup/counter?flow={flow}"}
-    if retry:
+    if invalid.params.get("retry"):
         body["retry"] = True
-    return JSONResponse(body, status_code=status)
+    headers = {"Retry-After": str(params["seconds"])} if "seconds" in params else None
+    return JSONResponse(body, status_code=invalid.status, headers=headers)
 
 
 @router.post("/face/challenge")
@@ -216,7 +247,7 @@ async def face_challenge(request: Request, engine: EngineDep) -> Response:
     except stepup.NotSignedIn:
         return JSONResponse({"error": describe(Refused("please_sign_in"), pick_language(request))}, status_code=400)
     if isinstance(actions, Invalid):
-        return _face_error(request, actions.message, actions.status, False, flow)
+        return _face_error(request, actions, flow)
     t = messages(pick_language(request))
     return JSONResponse({"challenge": [{"action": a, "label": t[f"action_{a}"]} for a in actions]})
 
@@ -246,19 +277,19 @@ async def face_check(request: Request, engine: EngineDep) -> Response:
     check_csrf(engine.protector, request, str(body.get("csrf", ""))[:128], "stepup", flow)
     frames = _frames(body)
     if frames is None:
-        return _face_error(request, "bad_frames", 400, True, flow)
+        return _face_error(request, Invalid("bad_frames", params={"retry": True}), flow)
     browser, cookie = _who(request)
     try:
-        outcome = await run_in_threadpool(face.check, engine, flow, browser, cookie, frames)
+        outcome = await run_in_threadpool(face.check, engine, flow, browser, cookie, _ip(request), frames)
     except stepup.NotSignedIn:
         return JSONResponse({"error": describe(Refused("please_sign_in"), pick_language(request))}, status_code=400)
     if isinstance(outcome, Invalid):
-        return _face_error(request, outcome.message, outcome.status, bool(outcome.params.get("retry")), flow)
+        return _face_error(request, outcome, flow)
     if isinstance(outcome, Step):
         return JSONResponse({"redirect": step_location(outcome)})
     if isinstance(outcome, Redirect):
         return JSONResponse({"redirect": outcome.location})
-    return _face_error(request, "face_failed", 400, False, flow)
+    return _face_error(request, Invalid("face_failed"), flow)
 
 
 # --- at a counter ---------------------------------------------------------------------------------------

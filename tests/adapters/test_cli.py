@@ -79,7 +79,7 @@ def test_adapters_check_in_sandbox(env: Path) -> None:
     code, out, err = run("adapters", "check")
     assert code == 0, out + err
     lines = out.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["sms", "unionpay", "alipay", "registry", "face"]
+    assert [line.split()[0] for line in lines] == ["sms", "unionpay", "alipay", "registry", "carrier", "face"]
     assert all(line.split()[1] == "ok" for line in lines)
     assert "SANDBOX" in err
     assert (env / "var" / "sandbox" / "sandbox-keys.json").is_file()

@@ -147,3 +147,41 @@ def test_shared_group_photo_is_unusable(matcher: DlibFaceMatcher, shared_faces: 
     with pytest.raises(UnusableImage) as unusable:
         matcher.encode((shared_faces / "two_faces.jpg").read_bytes())
     assert unusable.value.reason == "several_faces"
+
+
+def _huge_png() -> bytes:
+    """6000×6000 pixels in a few kilobytes (1-bit, blank): 108 MB once decoded to RGB."""
+    return _png(Image.new("1", (6000, 6000), 1))
+
+
+def test_a_huge_frame_under_the_byte_limit_is_refused_from_its_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import ImageFile
+
+    from adapters.face import MAX_FRAME_PIXELS, check_frames, image_size
+
+    huge = _huge_png()
+    assert len(huge) < 400_000 and image_size(huge) == (6000, 6000)
+
+    def no_decoding(self: object) -> None:
+        raise AssertionError("a frame was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(UnusableImage) as refused:
+        check_frames([huge])
+    assert refused.value.reason == "too_large" and str(MAX_FRAME_PIXELS) in refused.value.message
+    check_frames([_png(Image.new("1", (1920, 1080), 1))])  # a Full HD frame is fine
+
+
+def test_large_jpeg_is_drafted_down_before_decoding(matcher: DlibFaceMatcher, grace_hopper: bytes) -> None:
+    """A 4× upscaled photo decodes at a reduced DCT scale, yet is the same face."""
+    from adapters.face import load_rgb
+
+    big = _open(grace_hopper).resize((2048, 2400))
+    data = _png(big, "JPEG", quality=90)
+    rgb, scale = load_rgb(data, 1024)
+    assert max(rgb.shape[:2]) == 1024 and scale == 1024 / 2400
+    assert matcher.compare(data, grace_hopper).same_person
+    # Landmarks still come back in the original image's pixels.
+    small, large = matcher.landmarks(grace_hopper), matcher.landmarks(data)
+    nose_small, nose_large = small["nose_tip"][2], large["nose_tip"][2]
+    assert abs(nose_large[0] - 4 * nose_small[0]) < 12 and abs(nose_large[1] - 4 * nose_small[1]) < 12

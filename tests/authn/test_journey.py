@@ -224,14 +224,15 @@ def test_a_counter_code_raises_the_level_only_once_staff_redeem_it(bench: Bench)
     early = bench.client.post("/stepup/counter/continue", data={"flow": flow, "csrf": csrf})
     assert early.status_code == 400 and "尚未完成核验" in early.text
     engine = bench.client.app.state.engine  # type: ignore[attr-defined]
+    card = {"name": ZHANG["name"], "id_number": ZHANG["id_number"]}  # what staff read off the ID card
     with bench.rt.transaction() as session:
-        assert not isinstance(counter.redeem(engine, session, "00000000", hall="city", staff="staff-1"), str)
+        assert not isinstance(counter.redeem(engine, session, "00000000", hall="city", staff="staff-1", **card), str)
         assert session.scalar(select(CounterCode).where(CounterCode.redeemed_at.is_not(None))) is None
-        wrong_hall = counter.redeem(engine, session, code, hall="nowhere", staff="staff-1")
+        wrong_hall = counter.redeem(engine, session, code, hall="nowhere", staff="staff-1", **card)
         assert not isinstance(wrong_hall, str)
-        person_id = counter.redeem(engine, session, code, hall="city", staff="staff-1")
+        person_id = counter.redeem(engine, session, code, hall="city", staff="staff-1", **card)
         assert isinstance(person_id, str)
-        assert not isinstance(counter.redeem(engine, session, code, hall="city", staff="staff-1"), str)  # one use
+        assert not isinstance(counter.redeem(engine, session, code, hall="city", staff="staff-1", **card), str)  # once
     done = bench.client.post("/stepup/counter/continue", data={"flow": flow, "csrf": csrf})
     final = bench.follow(done)
     params = query_of(final.headers["location"])

@@ -429,3 +429,31 @@ def test_unreachable_database(cli: CliRunner, settings: Settings, monkeypatch: p
     assert "unreachable" in line
     line = refused(invoke(cli, "init"))
     assert "unreachable" in line
+
+
+# --- ID-number conflicts ---------------------------------------------------------------------------
+
+
+def test_person_conflicts_lists_takeovers_without_personal_data(cli: CliRunner, person: dict) -> None:
+    from idp.proofing import binding
+    from idp.records import people
+    from idp.runtime import open_runtime
+
+    assert json.loads(ok(invoke(cli, "person", "conflicts", "--json")).stdout) == {"conflicts": []}
+    assert "no conflicts" in ok(invoke(cli, "person", "conflicts")).stdout
+    rt = open_runtime(Settings())
+    try:
+        with rt.transaction() as session:
+            owner = people.register_by_phone(session, rt.protector, "13900000002")
+            binding.prove(session, rt.protector, owner.id, id_number=ID_NUMBER, name=NAME, source="carrier",
+                          channel="test", deny_until=0)  # fmt: skip
+            owner_id = owner.id
+    finally:
+        rt.close()
+    listed = json.loads(ok(invoke(cli, "person", "conflicts", "--json")).stdout)["conflicts"]
+    assert [(c["outcome"], c["holder"], c["claimant"], c["holder_proof"], c["claimant_proof"]) for c in listed] == [
+        ("revoked", person["id"], owner_id, 1, 2)
+    ]
+    text_out = ok(invoke(cli, "person", "conflicts")).stdout
+    assert "revoked" in text_out and ID_NUMBER not in text_out and NAME not in text_out
+    assert invoke(cli, "person", "conflicts", "--limit", "0").exit_code == 2  # a usage error

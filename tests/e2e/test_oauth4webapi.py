@@ -13,12 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.kit.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "oidc_flow.mjs"
@@ -49,17 +50,15 @@ def _free_port() -> int:
 
 
 def _wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"server exited early with {proc.returncode}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server did not become healthy in time")
+            return False
+
+    wait_until(healthy, seconds, "the server becoming healthy", interval=0.2)
 
 
 def _yiwang(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.kit.waiting import wait_until
 from tests.oauth.conftest import ISSUER, Bench, form_value, query_of
 
 BYE = "https://rp.example/bye"
@@ -81,9 +81,7 @@ def receiver() -> Iterator[tuple[str, list[str]]]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: bool(server.started), 10, "the back-channel receiver starting")
     try:
         yield f"http://127.0.0.1:{port}/bc", received
     finally:
@@ -97,9 +95,7 @@ def test_back_channel_logout_token_is_delivered(bench: Bench, receiver: tuple[st
     tokens = bench.tokens(rp)
     page = bench.client.get("/logout")
     bench.client.post("/logout", data={"csrf": form_value(page.text, "csrf")})
-    deadline = time.monotonic() + 10
-    while not received and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: bool(received), 10, "the back-channel logout delivery")
     assert len(received) == 1
     keys = KeySet.import_key_set(bench.client.get("/jwks").json())
     token = jwt.decode(received[0], keys, algorithms=["ES256"])

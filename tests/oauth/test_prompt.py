@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import time_machine
+
 from idp.oauth.acr import LOA1, LOA2
 from tests.oauth.conftest import ISSUER, REDIRECT, Bench, form_value, query_of
 
@@ -51,10 +53,10 @@ def test_prompt_login_asks_to_sign_in_again(bench: Bench) -> None:
 
 def test_max_age_forces_a_fresh_login(bench: Bench) -> None:
     bench.code_flow()
-    time.sleep(1.1)
-    response = bench.authorize(**bench.auth_params(max_age="0"))
-    assert response.headers["location"].startswith("/login?flow=")
-    assert _error(bench, max_age="0", prompt="none")["error"] == "login_required"
+    with time_machine.travel(time.time() + 2, tick=True):  # the sign-in is now older than max_age=0 allows
+        response = bench.authorize(**bench.auth_params(max_age="0"))
+        assert response.headers["location"].startswith("/login?flow=")
+        assert _error(bench, max_age="0", prompt="none")["error"] == "login_required"
     assert _error(bench, max_age="soon")["error"] == "invalid_request"
 
 

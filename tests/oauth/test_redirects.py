@@ -70,6 +70,75 @@ def test_dangerous_redirect_uris_cannot_be_registered(bench: Bench, uri: str) ->
         bench.register(redirect_uris=[uri])
 
 
+REGISTERED = ["https://rp.example/cb", "https://app.example:8443/oauth/callback", "http://127.0.0.1:51000/cb"]
+
+
+def _swap_case(uri: str, at: int) -> str:
+    letters = [i for i, c in enumerate(uri) if c.isalpha()]
+    i = letters[at % len(letters)]
+    return uri[:i] + uri[i].swapcase() + uri[i + 1 :]
+
+
+def _with_authority(uri: str, change: str) -> str:
+    scheme, rest = uri.split("://", 1)
+    host, _, path = rest.partition("/")
+    bare = host.split(":")[0]
+    changed = {
+        "user": f"evil.example@{host}",
+        "at-evil": f"{host}@evil.example",
+        "port": f"{bare}:444",
+        "no-port": bare if ":" in host else f"{bare}:443",  # dropped, or the scheme's default made explicit
+        "dot": f"{host}.",
+        "sub": f"{bare}.evil.example",
+    }[change]
+    return f"{scheme}://{changed}/{path}"
+
+
+@st.composite
+def near_misses(draw: st.DrawFn) -> tuple[str, str]:
+    """(registered, a near miss of it): one small edit an attacker would try."""
+    uri = draw(st.sampled_from(REGISTERED))
+    kind = draw(
+        st.sampled_from(["case", "slash", "path", "traversal", "authority", "scheme", "query", "fragment", "space",
+                         "encode", "backslash"])
+    )  # fmt: skip
+    if kind == "case":
+        miss = _swap_case(uri, draw(st.integers(min_value=0, max_value=100)))
+    elif kind == "slash":
+        miss = uri + "/" if not uri.endswith("/") else uri[:-1]
+    elif kind == "path":
+        miss = uri + "/" + draw(st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=8))
+    elif kind == "traversal":
+        miss = uri + draw(st.sampled_from(["/..;/evil", "/../evil", "/./", "/%2e%2e/evil", "/..%2fevil"]))
+    elif kind == "authority":
+        change = draw(st.sampled_from(["user", "at-evil", "port", "no-port", "dot", "sub"]))
+        miss = _with_authority(uri, change)
+    elif kind == "scheme":
+        scheme = uri.split(":", 1)[0]
+        other = draw(st.sampled_from([s for s in ("http", "https", "javascript", "data", "HTTPS") if s != scheme]))
+        miss = other + uri[len(scheme) :]
+    elif kind == "query":
+        miss = uri + "?" + draw(st.sampled_from(["x=1", "redirect=https://evil.example", ""]))
+    elif kind == "fragment":
+        miss = uri + "#" + draw(st.sampled_from(["", "x", "@evil.example"]))
+    elif kind == "space":
+        miss = draw(st.sampled_from([" ", "\t", "\n", "%20"])) + uri if draw(st.booleans()) else uri + " "
+    elif kind == "encode":
+        i = draw(st.integers(min_value=8, max_value=len(uri) - 1))
+        miss = uri[:i] + "%" + format(ord(uri[i]), "02X") + uri[i + 1 :]
+    else:
+        miss = uri.replace("/", "\\", 3)
+    return uri, miss
+
+
+@given(near_misses())
+def test_every_near_miss_of_a_registered_uri_is_refused(pair: tuple[str, str]) -> None:
+    registered, miss = pair
+    assert miss != registered
+    assert redirects.matches(registered, REGISTERED)
+    assert not redirects.matches(miss, REGISTERED), miss
+
+
 @given(st.text(max_size=60))
-def test_matching_is_plain_equality(candidate: str) -> None:
-    assert redirects.matches(candidate, [REDIRECT]) == (candidate == REDIRECT)
+def test_arbitrary_text_matches_only_when_registered(candidate: str) -> None:
+    assert redirects.matches(candidate, REGISTERED) == (candidate in REGISTERED)

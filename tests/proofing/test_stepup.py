@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from idp import audit
 from idp.oauth.acr import LOA1, LOA2, LOA3
-from idp.proofing.models import BankCard
+from idp.proofing.models import BankCard, IdConflict
 from idp.records import people
 from tests.oauth.conftest import REDIRECT, Bench, form_value, query_of
 from tests.oauth.test_codes import claims_of
@@ -45,18 +45,44 @@ def _level(bench: Bench, phone: str) -> int:
         return person.proofing_level
 
 
-def test_registry_check_reaches_loa2_and_binds_the_id_number(bench: Bench) -> None:
+def _carrier(bench: Bench, flow: str, csrf: str, who: dict[str, str]) -> Any:
+    return bench.client.post(
+        "/stepup/carrier", data={"flow": flow, "csrf": csrf, "name": who["name"], "id_number": who["id_number"]}
+    )
+
+
+def test_a_registry_match_alone_binds_nothing_and_gives_no_level(bench: Bench) -> None:
+    """Name + number is knowledge anyone with a leaked record has: the page asks for a proof of ownership."""
     flow, csrf = _to_stepup(bench, LOA2, ZHANG["phone"])
-    done = bench.client.post(
+    claimed = bench.client.post(
         "/stepup/registry", data={"flow": flow, "csrf": csrf, "name": ZHANG["name"], "id_number": ZHANG["id_number"]}
     )
-    assert done.status_code in (302, 303)
+    assert claimed.status_code == 200 and 'action="/stepup/carrier"' in claimed.text
+    assert "不能证明" in claimed.text
+    assert _level(bench, ZHANG["phone"]) == 1
+    with bench.rt.transaction() as session:
+        assert people.find_by_id_number(session, bench.rt.protector, ZHANG["id_number"]) is None
+
+
+def test_carrier_check_proves_ownership_reaches_loa2_and_binds(bench: Bench) -> None:
+    flow, csrf = _to_stepup(bench, LOA2, ZHANG["phone"])
+    done = _carrier(bench, flow, csrf, ZHANG)
+    assert done.status_code in (302, 303), done.text
     claims = _finish(bench, done)
     assert claims["acr"] == LOA2 and claims["amr"] == ["sms"]
     assert _level(bench, ZHANG["phone"]) == 2
     with bench.rt.transaction() as session:
         person = people.find_by_id_number(session, bench.rt.protector, ZHANG["id_number"])
-        assert person is not None and person.proofing_evidence[-1]["source"] == "registry"
+        assert person is not None and (person.id_proof, person.id_proof_source) == (2, "carrier")
+        assert person.proofing_evidence[-1]["source"] == "carrier"
+
+
+def test_carrier_check_of_someone_elses_number_is_refused(bench: Bench) -> None:
+    """The squatter knows Zhang's name and number, but their own phone is not registered to them."""
+    flow, csrf = _to_stepup(bench, LOA2, LI["phone"])
+    response = _carrier(bench, flow, csrf, ZHANG)
+    assert response.status_code == 400 and ZHANG["id_number"] not in response.text
+    assert _level(bench, LI["phone"]) == 1
 
 
 def test_registry_mismatch_changes_nothing(bench: Bench) -> None:
@@ -70,18 +96,23 @@ def test_registry_mismatch_changes_nothing(bench: Bench) -> None:
         assert people.find_by_id_number(session, bench.rt.protector, ZHANG["id_number"]) is None
 
 
-def test_an_id_number_held_by_another_person_is_refused_and_audited(bench: Bench) -> None:
+def test_an_id_number_held_by_an_equal_proof_is_refused_and_audited(bench: Bench) -> None:
+    """Zhang's number is bound by a bank-card proof (strength 2) to another account; a carrier proof (2)
+    does not take it over: refused, audited, and listed as a conflict."""
     with bench.rt.transaction() as session:
-        people.add(session, bench.rt.protector, id_number=ZHANG["id_number"], name=ZHANG["name"])
-    flow, csrf = _to_stepup(bench, LOA2, "13900000009")
-    response = bench.client.post(
-        "/stepup/registry", data={"flow": flow, "csrf": csrf, "name": ZHANG["name"], "id_number": ZHANG["id_number"]}
-    )
+        other = people.register_by_phone(session, bench.rt.protector, "13900000009")
+        people.bind_id_number(
+            session, bench.rt.protector, other.id, id_number=ZHANG["id_number"], name=ZHANG["name"],
+            actor="test", channel="test", proof=2, source="unionpay",
+        )  # fmt: skip
+    flow, csrf = _to_stepup(bench, LOA2, ZHANG["phone"])
+    response = _carrier(bench, flow, csrf, ZHANG)
     assert response.status_code == 409
-    assert _level(bench, "13900000009") == 1
+    assert _level(bench, ZHANG["phone"]) == 1
     with bench.rt.transaction() as session:
-        refused = [e for e in audit.tail(session, 10) if e.action == "proofing.raise" and e.outcome == "refused"]
-    assert refused and ZHANG["id_number"] not in str(refused[-1].detail)
+        refused = [e for e in audit.tail(session, 10) if e.action == "proofing.conflict" and e.outcome == "refused"]
+        assert refused and ZHANG["id_number"] not in str(refused[-1].detail)
+        assert session.scalar(select(IdConflict.outcome)) == "refused"
 
 
 def test_unionpay_four_elements_reach_loa2_and_keep_only_a_masked_card(bench: Bench) -> None:
@@ -181,3 +212,10 @@ def test_provider_down_offers_another_method(bench: Bench) -> None:
     )
     assert response.status_code == 503
     assert "核验服务暂时不可用" in response.text and 'action="/stepup/unionpay"' in response.text
+
+
+def test_a_phone_the_carrier_has_no_record_of_proves_nothing(bench: Bench) -> None:
+    flow, csrf = _to_stepup(bench, LOA2, "13900000003")
+    response = _carrier(bench, flow, csrf, ZHANG)
+    assert response.status_code == 400 and "运营商没有该手机号的实名记录" in response.text
+    assert _level(bench, "13900000003") == 1

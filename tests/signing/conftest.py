@@ -12,7 +12,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from idp.app import create_app
 from idp.runtime import Runtime, initialise, open_runtime
 from idp.settings import Settings
 from signing.context import SigningContext, open_context
+from tests.kit.waiting import wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PACKAGES = {"openssl": "openssl", "pdfsig": "poppler-utils", "certutil": "libnss3-tools", "softhsm2-util": "softhsm2"}
@@ -98,11 +98,9 @@ def server(module_rt: Runtime, module_settings: Settings) -> Iterator[str]:
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise AssertionError("test server did not start")
-        time.sleep(0.02)
+    wait_until(lambda: bool(srv.started) or not thread.is_alive(), 30, "the test server starting")
+    if not srv.started:
+        raise AssertionError("test server did not start")
     try:
         yield module_settings.issuer
     finally:

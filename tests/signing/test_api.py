@@ -27,8 +27,6 @@ from signing.models import SignatureRecord, SignConfirmation
 from signing.policy import Policy
 from signing.sample import one_page_pdf
 
-pytest.importorskip("idp.web.bearer")
-
 USCC = "91110000600037341L"
 OTHER_USCC = "91350100M000100Y43"
 ID_NUMBER = "11010519491231002X"

@@ -35,8 +35,6 @@ from signing.models import SignatureRecord
 from signing.policy import Policy
 from signing.sample import one_page_pdf
 
-pytest.importorskip("idp.web.bearer")
-
 USCC = "91110000600037341L"
 PDF = one_page_pdf()
 

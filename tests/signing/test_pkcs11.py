@@ -86,10 +86,21 @@ def test_hsm_seal_signs_and_verifies(token: str, module_rt: Runtime, workdir: Pa
     assert sig["valid"] and sig["long_term"] and sig["uscc"] == USCC
 
 
-def test_pdfsig_accepts_the_hsm_seal(tool: Tool, server: str, ctx: SigningContext, workdir: Path, token: str) -> None:
-    out = workdir / "hsm-ec-p256.pdf"
-    if not out.exists():
-        pytest.skip("depends on test_hsm_seal_signs_and_verifies")
+@pytest.fixture(scope="module")
+def hsm_sealed_pdf(token: str, workdir: Path) -> Path:
+    """A PDF sealed with an HSM-held EC key, made here so that a test using it stands alone."""
+    made = cli("seal", "create", "--org", USCC, "--type", "contract", "--pkcs11", "--key-alg", "ec-p256", "--json")
+    assert made.exit_code == 0, made.stderr
+    source, out = workdir / "hsm-alone-in.pdf", workdir / "hsm-alone.pdf"
+    source.write_bytes(one_page_pdf())
+    signed = cli("seal", "sign", json.loads(made.stdout)["id"], source, out)
+    assert signed.exit_code == 0, signed.stderr
+    return out
+
+
+def test_pdfsig_accepts_the_hsm_seal(tool: Tool, server: str, ctx: SigningContext, workdir: Path,
+                                     hsm_sealed_pdf: Path) -> None:  # fmt: skip
+    out = hsm_sealed_pdf
     tool("pdfsig")
     tool("certutil")
     db = workdir / "nss-hsm"
