@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         description="Comma-separated registration authorities or authority+type pairs accepted in USCCs "
         "(e.g. `1,5,9,Y` or `11,91`); empty accepts every authority in the GB 32100 tables.",
     )
+    # Seal keys in an HSM (signing.pkcs11_keys): the PKCS#11 library, the token's label and its user PIN.
+    pkcs11_module: str = Field("/usr/lib/softhsm/libsofthsm2.so", description="Path of the PKCS#11 library.")
+    pkcs11_token: str | None = Field(None, description="Label of the token that holds seal keys.")
+    pkcs11_pin: SecretStr | None = Field(None, description="The token's user PIN.")
     log_level: str = "INFO"
     access_log: bool = Field(True, description="One JSON line per HTTP request (credentials and PII masked).")
 

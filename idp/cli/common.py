@@ -15,6 +15,7 @@ from idp.errors import YiwangError
 from idp.identity import InvalidIdentifier
 from idp.runtime import Runtime, open_runtime
 from idp.settings import Settings
+from signing.ports import Services
 
 console = Console(soft_wrap=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")]
@@ -45,6 +46,17 @@ def runtime() -> Iterator[Runtime]:
             yield rt
         finally:
             rt.close()
+
+
+class SigningCliHost:
+    """`signing.cli.host.CliHost`: signing's commands get the app's services through this, and nothing else."""
+
+    @contextmanager
+    def services(self) -> Iterator[Services]:
+        from idp.signing_wiring import services
+
+        with runtime() as rt:
+            yield services(rt)
 
 
 def emit(data: dict[str, Any], as_json: bool, lines: list[tuple[str, Any]] | None = None) -> None:

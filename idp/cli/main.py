@@ -12,7 +12,6 @@ from idp import migrate
 from idp.cli import (
     adapters_cmd,
     audit_cmd,
-    ca_cmd,
     client_cmd,
     face_cmd,
     idcheck,
@@ -20,14 +19,15 @@ from idp.cli import (
     operator_cmd,
     org,
     person,
-    seal_cmd,
-    verify_cmd,
 )
-from idp.cli.common import console, err_console, fail, refusals, runtime
+from idp.cli.common import SigningCliHost, console, err_console, fail, refusals, runtime
 from idp.db import make_engine
 from idp.logs import logging_config
 from idp.runtime import initialise
 from idp.settings import Settings
+from signing.cli import ca as ca_cmd
+from signing.cli import seal as seal_cmd
+from signing.cli import verify as verify_cmd
 
 app = typer.Typer(
     help="Yiwang (一网): unified identity and e-signature for city government services.",
@@ -47,6 +47,14 @@ app.add_typer(client_cmd.app, name="client")
 app.add_typer(ca_cmd.app, name="ca")
 app.add_typer(seal_cmd.app, name="seal")
 app.command("verify")(verify_cmd.verify_command)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    # Signing's commands reach the app's services through this (see signing.cli.host).
+    ctx.obj = SigningCliHost()
+
+
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
