@@ -1,6 +1,6 @@
 """What signing needs from the application around it, as small protocols; the app implements and passes them in.
 
-Signing imports nothing from `idp` (see tests/signing/test_independence.py): the unit of work, the audit trail,
+Signing imports nothing from `idp` (see tests/test_layers.py): the unit of work, the audit trail,
 field encryption, and the identity records it reads (organisations, people, members' roles) all come through
 here. An implementation raises `signing.errors` for refusals (an unknown organisation is `NotFound`).
 """

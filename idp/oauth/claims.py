@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.masking import mask
-from idp.protect import Protector
 from idp.records.models import Membership, Organisation, Person
+from keys.protector import Protector
 
 
 def _plain(protector: Protector, person: Person, column: str) -> str | None:

@@ -14,9 +14,9 @@ from idp.db import utcnow
 from idp.errors import Conflict
 from idp.masking import mask
 from idp.proofing.models import AlipayBinding, BankCard, FaceConsent, FaceTemplate
-from idp.protect import Protector
 from idp.records import people
 from idp.records.models import Person
+from keys.protector import Protector
 
 REAL_NAME, REAL_PERSON = 2, 3
 

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from idp import audit
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.identity import InvalidIdentifier, UsccRules, parse_uscc
-from idp.protect import Protector
 from idp.records import people
 from idp.records.models import Membership, Organisation
+from keys.protector import Protector
 
 KINDS = ("department", "enterprise", "other")
 ROLES = ("admin", "agent", "seal_keeper", "signer")
