@@ -14,7 +14,7 @@ from rich.console import Console
 from idp.errors import YiwangError
 from idp.identity import InvalidIdentifier
 from idp.runtime import Runtime, open_runtime
-from idp.settings import Settings
+from idp.settings import Settings, SettingsError, load
 from signing.ports import Services
 
 console = Console(soft_wrap=True)
@@ -26,6 +26,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """One line on stderr, non-zero exit: what every refused command does."""
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """The settings, or one line saying which value is not supported (and a non-zero exit)."""
+    try:
+        return load()
+    except SettingsError as exc:
+        fail(str(exc))
 
 
 @contextmanager
@@ -41,7 +49,7 @@ def refusals() -> Iterator[None]:
 @contextmanager
 def runtime() -> Iterator[Runtime]:
     with refusals():
-        rt = open_runtime(Settings())
+        rt = open_runtime(load_settings())
         try:
             yield rt
         finally:

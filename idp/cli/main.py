@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from idp import migrate
 from idp.cli import (
@@ -20,9 +18,8 @@ from idp.cli import (
     org,
     person,
 )
-from idp.cli.common import SigningCliHost, console, err_console, fail, refusals, runtime
+from idp.cli.common import SigningCliHost, console, err_console, fail, load_settings, refusals, runtime
 from idp.db import make_engine
-from idp.logs import logging_config
 from idp.runtime import initialise
 from idp.settings import Settings
 from signing.cli import ca as ca_cmd
@@ -70,7 +67,7 @@ def _announce_sandbox(settings: Settings) -> None:
 @app.command()
 def init() -> None:
     """Create the data directory, the database schema and the keys (idempotent)."""
-    settings = Settings()
+    settings = load_settings()
     with refusals():
         created = initialise(settings)
     console.print(f"data directory: {settings.data_dir.resolve()}")
@@ -84,42 +81,27 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
 ) -> None:
     """Run the service (initialising it on first run)."""
-    settings = Settings()
+    settings = load_settings()
     _announce_sandbox(settings)
     if not settings.sandbox:
-        from idp.provider_settings import ProviderSettings
-
-        problems = ProviderSettings().problems()
+        problems = settings.providers.problems()
         if problems:
             fail(f"sandbox mode is off but the providers are not ready: {'; '.join(problems)}")
     with refusals():
         created = initialise(settings)
     if created:
         console.print(f"first run: created {', '.join(created)} in {settings.data_dir.resolve()}")
-    if "YIWANG_ISSUER" not in os.environ and settings.issuer == Settings.model_fields["issuer"].default:
-        # Workers read settings from the environment: make the issuer match where we actually listen.
-        os.environ["YIWANG_ISSUER"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    browse = os.environ.get("YIWANG_ISSUER", settings.issuer)
-    console.print(f"Yiwang is starting: point a browser at [bold]{browse}/[/]  (Ctrl+C stops it)")
-    uvicorn.run(
-        "idp.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=logging_config(settings.log_level),
-        timeout_graceful_shutdown=15,
-        access_log=settings.access_log,
-        # A worker imports the whole service (PDF signing, face models) before it answers its first ping.
-        timeout_worker_healthcheck=60,
-        proxy_headers=True,
-    )
+    from idp import serve as serving
+
+    settings = serving.listening_issuer(settings, host, port)
+    console.print(f"Yiwang is starting: point a browser at [bold]{settings.issuer}/[/]  (Ctrl+C stops it)")
+    serving.run(settings, host, port, workers)
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION."""
-    engine = make_engine(Settings().db_url)
+    engine = make_engine(load_settings().db_url)
     try:
         migrate.upgrade(engine, revision)
         console.print(f"schema at {migrate.current_revision(engine)}")
@@ -132,7 +114,7 @@ def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision (`base` drops everything).")],
 ) -> None:
     """Revert migrations down to REVISION."""
-    engine = make_engine(Settings().db_url)
+    engine = make_engine(load_settings().db_url)
     try:
         migrate.downgrade(engine, revision)
         console.print(f"schema at {migrate.current_revision(engine) or 'base'}")
@@ -143,7 +125,7 @@ def db_downgrade(
 @db_app.command("current")
 def db_current() -> None:
     """Print the schema revision; exit 1 when it is not the newest."""
-    engine = make_engine(Settings().db_url)
+    engine = make_engine(load_settings().db_url)
     try:
         current, head = migrate.current_revision(engine), migrate.head_revision()
     finally:
