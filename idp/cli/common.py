@@ -6,16 +6,17 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from idp.errors import YiwangError
 from idp.identity import InvalidIdentifier
-from idp.runtime import Runtime, open_runtime
 from idp.settings import Settings, SettingsError, load
-from signing.ports import Services
+
+if TYPE_CHECKING:
+    from idp.runtime import Runtime
 
 console = Console(soft_wrap=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")]
@@ -48,23 +49,14 @@ def refusals() -> Iterator[None]:
 
 @contextmanager
 def runtime() -> Iterator[Runtime]:
+    from idp.runtime import open_runtime  # the database and keys: only for commands that need them
+
     with refusals():
         rt = open_runtime(load_settings())
         try:
             yield rt
         finally:
             rt.close()
-
-
-class SigningCliHost:
-    """`signing.cli.host.CliHost`: signing's commands get the app's services through this, and nothing else."""
-
-    @contextmanager
-    def services(self) -> Iterator[Services]:
-        from idp.signing_wiring import services
-
-        with runtime() as rt:
-            yield services(rt)
 
 
 def emit(data: dict[str, Any], as_json: bool, lines: list[tuple[str, Any]] | None = None) -> None:
