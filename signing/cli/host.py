@@ -52,7 +52,7 @@ def services(ctx: typer.Context) -> Iterator[Services]:
 
 
 @contextmanager
-def signing(ctx: typer.Context) -> Iterator[SigningContext]:
+def signing_context(ctx: typer.Context) -> Iterator[SigningContext]:
     """Services and the PKI loaded: what sealing, revoking and verifying need."""
     with services(ctx) as opened:
         yield open_context(opened)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from keys.schema import new_id
 from signing import pades, pkcs11_keys, sealing, seals
-from signing.cli.host import JsonOpt, console, emit, fail, services, signing
+from signing.cli.host import JsonOpt, console, emit, fail, services, signing_context
 from signing.policy import Policy, Requester
 from signing.ports import AuditEvent
 
@@ -76,7 +76,7 @@ def create(
             png = image.read_bytes()
         except OSError as exc:
             fail(f"cannot read {image}: {exc.strerror}")
-    with signing(cli) as ctx:
+    with signing_context(cli) as ctx:
         directory = ctx.services.directory
 
         def work(session: Session) -> seals.SealView:
@@ -157,7 +157,7 @@ def policy(
     as_json: JsonOpt = False,
 ) -> None:
     """Replace a seal's policy (options not given become empty: nobody by that route, any kind, no cap)."""
-    with signing(cli) as ctx:
+    with signing_context(cli) as ctx:
         directory = ctx.services.directory
 
         def work(session: Session) -> seals.SealView:
@@ -183,7 +183,7 @@ def revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a seal: it signs nothing more, and CRL and OCSP say so at once."""
-    with signing(cli) as ctx:
+    with signing_context(cli) as ctx:
         refusal = AuditEvent(action="seal.revoke", subject=seal_id[:36])
         directory = ctx.services.directory
         view = ctx.run(lambda s: seals.view(s, directory, seals.revoke(s, ctx, seal_id, reason)), refusal=refusal)
@@ -212,7 +212,7 @@ def sign(
         document = infile.read_bytes()
     except OSError as exc:
         fail(f"cannot read {infile}: {exc.strerror}")
-    with signing(cli) as ctx:
+    with signing_context(cli) as ctx:
         result = sealing.seal_document(
             ctx,
             seal_id,

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from signing import pades, verify
-from signing.cli.host import JsonOpt, console, err_console, signing
+from signing.cli.host import JsonOpt, console, err_console, signing_context
 from signing.errors import SigningError
 
 UNREADABLE = 2
@@ -68,7 +68,7 @@ def verify_command(
         data = file.read_bytes()
     except OSError as exc:
         raise _unreadable(f"cannot read {file}: {exc.strerror}") from None
-    with signing(cli) as ctx:
+    with signing_context(cli) as ctx:
         with ctx.services.transaction() as session:
             trust = verify.trust_from(session, ctx.authority)
         try:
