@@ -11,26 +11,50 @@ The face matcher is imported lazily (it loads dlib models): `from adapters.face 
 
 from __future__ import annotations
 
-from adapters.base import (
-    AlipayClient,
-    AlipayToken,
-    AlipayUserInfo,
-    AuditHook,
-    BankCardResult,
-    BankCardVerifier,
-    CheckResult,
-    FaceEncoding,
-    FaceLandmarks,
-    FaceMatch,
-    FaceMatcher,
-    PopulationRegistry,
-    RegistryResult,
-    SendResult,
-    SmsGateway,
-)
-from adapters.config import AdaptersConfig, FaceConfig, HttpConfig
-from adapters.errors import AdapterError, InvalidResponse, ProviderError, ProviderUnavailable, UnusableImage
-from adapters.resilience import CircuitBreaker
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from adapters.base import (
+        AlipayClient,
+        AlipayToken,
+        AlipayUserInfo,
+        AuditHook,
+        BankCardResult,
+        BankCardVerifier,
+        CheckResult,
+        FaceEncoding,
+        FaceLandmarks,
+        FaceMatch,
+        FaceMatcher,
+        PopulationRegistry,
+        RegistryResult,
+        SendResult,
+        SmsGateway,
+    )
+    from adapters.config import AdaptersConfig, FaceConfig, HttpConfig
+    from adapters.errors import AdapterError, InvalidResponse, ProviderError, ProviderUnavailable, UnusableImage
+    from adapters.resilience import CircuitBreaker
+
+# The names below, loaded on first use (PEP 562): importing `adapters.config` for settings must not pull in
+# httpx and every provider's client (a CLI command that only reads settings starts in a fraction of a second).
+_MODULES = {
+    "adapters.base": ("AlipayClient", "AlipayToken", "AlipayUserInfo", "AuditHook", "BankCardResult",
+                      "BankCardVerifier", "CheckResult", "FaceEncoding", "FaceLandmarks", "FaceMatch", "FaceMatcher",
+                      "PopulationRegistry", "RegistryResult", "SendResult", "SmsGateway"),
+    "adapters.config": ("AdaptersConfig", "FaceConfig", "HttpConfig"),
+    "adapters.errors": ("AdapterError", "InvalidResponse", "ProviderError", "ProviderUnavailable", "UnusableImage"),
+    "adapters.resilience": ("CircuitBreaker",),
+}  # fmt: skip
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'adapters' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "AdapterError",

@@ -24,19 +24,20 @@ from idp.web import (
     admin,
     authorize,
     clients_api,
-    csc_api,
     demo,
     health,
     home,
     login,
     logout,
     oauth_api,
-    pki_routes,
     problems,
     sandbox,
-    signing_api,
     stepup,
 )
+from idp.web.signing_host import IdpSigningHost
+from signing.web import api as signing_api
+from signing.web import csc as signing_csc
+from signing.web import pki as signing_pki
 
 log = get_logger("yiwang.app")
 
@@ -94,7 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(demo.router)
     if emulators is not None:
         emulators.mount(app, "/sandbox")
-    app.include_router(pki_routes.router)
+    # Signing's own routes, mounted here; they reach the identity provider only through the host.
+    app.state.signing_host = IdpSigningHost()
+    app.include_router(signing_pki.router)
     app.include_router(signing_api.router)
-    app.include_router(csc_api.router)
+    app.include_router(signing_csc.router)
     return app

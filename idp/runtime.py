@@ -8,19 +8,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import keys
-from idp import audit, keystore, migrate
+from idp import audit, migrate
 from idp.db import make_engine, read_only, session_factory, transaction
 from idp.errors import NotReady, YiwangError
 from idp.identity import UsccRules
-from idp.protect import Protector
 from idp.settings import Settings
+from keys import store as keystore
+from keys.protector import Protector
+from keys.rotation import Rotation
 
 T = TypeVar("T")
 
@@ -69,6 +71,15 @@ class Runtime:
                         ),
                     )
             raise
+
+    def key_rotation(self) -> Rotation:
+        """What `keys.rotation` needs to re-encrypt every protected field under a new data key."""
+        from idp.models import ENCRYPTED_COLUMNS
+
+        def record(session: Session, action: str, subject: str, detail: dict[str, Any]) -> None:
+            audit.record(session, audit.Event(action=action, subject=subject, detail=detail))
+
+        return Rotation(self.transaction, self.protector, self.master, ENCRYPTED_COLUMNS, record)
 
     @property
     def uscc_rules(self) -> UsccRules:
@@ -136,7 +147,7 @@ def open_runtime(settings: Settings) -> Runtime:
         check_database(engine)
         master = _master_key(settings, create=False)
         sessions = session_factory(engine)
-        protector = Protector.from_database(engine, master)
+        protector = Protector.from_database(lambda: read_only(engine), master)
     except keys.MasterKeyError as exc:
         engine.dispose()
         raise NotReady(str(exc)) from None

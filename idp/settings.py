@@ -1,4 +1,10 @@
-"""One typed settings object, read from `YIWANG_*` environment variables or `.env`, once, at start-up."""
+"""One typed settings tree, read from `YIWANG_*` environment variables or `.env`, once, at start-up, and passed
+down: the service's own settings, and under `providers` the external providers' (credentials, base URLs).
+
+This is the only module that reads the environment. A value the service does not support (a master-key
+source not implemented, an unknown log level) is refused here, when the settings are built: `load()` turns
+the refusal into one line naming the variable.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,192 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.config import (
+    AdaptersConfig,
+    AlipayConfig,
+    AliyunSmsConfig,
+    CarrierConfig,
+    FaceConfig,
+    HttpConfig,
+    RegistryConfig,
+    SmsConfig,
+    TencentSmsConfig,
+    UnionPayConfig,
+)
+
+_EMULATOR_MARKERS = ("/sandbox/", "sandbox.internal")
+
+
+class ProviderConfigError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class ProviderSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YIWANG_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    sms_provider: Literal["sandbox", "aliyun", "tencent"] = "sandbox"
+    aliyun_sms_base_url: str = "https://dysmsapi.aliyuncs.com"
+    aliyun_access_key_id: str | None = None
+    aliyun_access_key_secret: SecretStr | None = None
+    aliyun_sms_sign_name: str | None = None
+    aliyun_sms_template_code: str | None = None
+    tencent_sms_base_url: str = "https://sms.tencentcloudapi.com"
+    tencent_secret_id: str | None = None
+    tencent_secret_key: SecretStr | None = None
+    tencent_sms_app_id: str | None = None
+    tencent_sms_sign_name: str | None = None
+    tencent_sms_template_id: str | None = None
+
+    unionpay_base_url: str = "https://gateway.95516.com"
+    unionpay_mer_id: str | None = None
+    unionpay_sign_key_file: Path | None = Field(None, description="Our merchant private key, PEM.")
+    unionpay_sign_cert_file: Path | None = Field(None, description="Our merchant certificate, PEM.")
+    unionpay_encrypt_cert_file: Path | None = Field(None, description="UnionPay's encryption certificate, PEM.")
+    unionpay_root_cert_file: Path | None = None
+    unionpay_middle_cert_file: Path | None = None
+
+    alipay_gateway_url: str = "https://openapi.alipay.com/gateway.do"
+    alipay_authorize_url: str = "https://openauth.alipay.com/oauth2/publicAppAuthorize.htm"
+    alipay_app_id: str | None = None
+    alipay_app_private_key_file: Path | None = None
+    alipay_public_key_file: Path | None = None
+
+    registry_base_url: str | None = None
+    registry_key_id: str | None = None
+    registry_secret: SecretStr | None = None
+
+    carrier_base_url: str = "https://dytnsapi.aliyuncs.com"
+    carrier_auth_code: str | None = Field(None, description="Dytnsapi three-element tag authorisation code.")
+
+    provider_connect_timeout_s: float = Field(3.0, gt=0)
+    provider_read_timeout_s: float = Field(5.0, gt=0)
+    provider_deadline_s: float = Field(15.0, gt=0, description="Cap on one whole provider operation.")
+    face_threshold: float = Field(FaceConfig().threshold, gt=0, lt=2)
+    sandbox_photos_dir: Path | None = Field(
+        None, description="Registered photos for the registry emulator: <person key or ID number>.jpg|png."
+    )
+
+    @property
+    def http(self) -> HttpConfig:
+        return HttpConfig(
+            connect_timeout_s=self.provider_connect_timeout_s,
+            read_timeout_s=self.provider_read_timeout_s,
+            deadline_s=self.provider_deadline_s,
+        )
+
+    @property
+    def face(self) -> FaceConfig:
+        return FaceConfig(threshold=self.face_threshold)
+
+    def problems(self) -> list[str]:
+        """What stops the production (non-sandbox) configuration: missing credentials, emulator URLs."""
+        out: list[str] = []
+
+        def need(prefix: str, **values: object) -> None:
+            missing = [f"YIWANG_{k.upper()}" for k, v in values.items() if v in (None, "")]
+            if missing:
+                out.append(f"{prefix}: set {', '.join(missing)}")
+
+        if self.sms_provider == "sandbox":
+            out.append("sms: YIWANG_SMS_PROVIDER is `sandbox` (choose aliyun or tencent)")
+        elif self.sms_provider == "aliyun":
+            need("sms (aliyun)", aliyun_access_key_id=self.aliyun_access_key_id,
+                 aliyun_access_key_secret=self.aliyun_access_key_secret,
+                 aliyun_sms_sign_name=self.aliyun_sms_sign_name,
+                 aliyun_sms_template_code=self.aliyun_sms_template_code)  # fmt: skip
+        else:
+            need("sms (tencent)", tencent_secret_id=self.tencent_secret_id, tencent_secret_key=self.tencent_secret_key,
+                 tencent_sms_app_id=self.tencent_sms_app_id, tencent_sms_sign_name=self.tencent_sms_sign_name,
+                 tencent_sms_template_id=self.tencent_sms_template_id)  # fmt: skip
+        need("unionpay", unionpay_mer_id=self.unionpay_mer_id, unionpay_sign_key_file=self.unionpay_sign_key_file,
+             unionpay_sign_cert_file=self.unionpay_sign_cert_file,
+             unionpay_encrypt_cert_file=self.unionpay_encrypt_cert_file,
+             unionpay_root_cert_file=self.unionpay_root_cert_file,
+             unionpay_middle_cert_file=self.unionpay_middle_cert_file)  # fmt: skip
+        need("alipay", alipay_app_id=self.alipay_app_id, alipay_app_private_key_file=self.alipay_app_private_key_file,
+             alipay_public_key_file=self.alipay_public_key_file)  # fmt: skip
+        need("registry", registry_base_url=self.registry_base_url, registry_key_id=self.registry_key_id,
+             registry_secret=self.registry_secret)  # fmt: skip
+        need("carrier", aliyun_access_key_id=self.aliyun_access_key_id,
+             aliyun_access_key_secret=self.aliyun_access_key_secret, carrier_auth_code=self.carrier_auth_code)  # fmt: skip
+        urls = {
+            "aliyun_sms_base_url": self.aliyun_sms_base_url,
+            "tencent_sms_base_url": self.tencent_sms_base_url,
+            "unionpay_base_url": self.unionpay_base_url,
+            "alipay_gateway_url": self.alipay_gateway_url,
+            "alipay_authorize_url": self.alipay_authorize_url,
+            "registry_base_url": self.registry_base_url or "",
+            "carrier_base_url": self.carrier_base_url,
+        }
+        for name, url in urls.items():
+            if any(m in url for m in _EMULATOR_MARKERS):
+                out.append(f"YIWANG_{name.upper()} points at an emulator ({url})")
+        return out
+
+    def production_config(self) -> AdaptersConfig:
+        problems = self.problems()
+        if problems:
+            raise ProviderConfigError(problems)
+
+        def read(path: Path | None) -> str:
+            assert path is not None
+            return path.read_text(encoding="utf-8")
+
+        sms: SmsConfig
+        if self.sms_provider == "aliyun":
+            sms = AliyunSmsConfig(
+                base_url=self.aliyun_sms_base_url, access_key_id=str(self.aliyun_access_key_id),
+                access_key_secret=self.aliyun_access_key_secret or SecretStr(""),
+                sign_name=str(self.aliyun_sms_sign_name), template_code=str(self.aliyun_sms_template_code),
+                http=self.http,
+            )  # fmt: skip
+        else:
+            sms = TencentSmsConfig(
+                base_url=self.tencent_sms_base_url, secret_id=str(self.tencent_secret_id),
+                secret_key=self.tencent_secret_key or SecretStr(""), sdk_app_id=str(self.tencent_sms_app_id),
+                sign_name=str(self.tencent_sms_sign_name), template_id=str(self.tencent_sms_template_id),
+                http=self.http,
+            )  # fmt: skip
+        return AdaptersConfig(
+            sms=sms,
+            unionpay=UnionPayConfig(
+                base_url=self.unionpay_base_url,
+                mer_id=str(self.unionpay_mer_id),
+                sign_key_pem=SecretStr(read(self.unionpay_sign_key_file)),
+                sign_cert_pem=read(self.unionpay_sign_cert_file),
+                encrypt_cert_pem=read(self.unionpay_encrypt_cert_file),
+                root_cert_pem=read(self.unionpay_root_cert_file),
+                middle_cert_pem=read(self.unionpay_middle_cert_file),
+                http=self.http.model_copy(update={"deadline_s": max(self.provider_deadline_s, 30.0)}),
+            ),  # fmt: skip
+            alipay=AlipayConfig(
+                gateway_url=self.alipay_gateway_url,
+                authorize_url=self.alipay_authorize_url,
+                app_id=str(self.alipay_app_id),
+                app_private_key_pem=SecretStr(read(self.alipay_app_private_key_file)),
+                alipay_public_key_pem=read(self.alipay_public_key_file),
+                http=self.http,
+            ),  # fmt: skip
+            registry=RegistryConfig(
+                base_url=str(self.registry_base_url),
+                key_id=str(self.registry_key_id),
+                secret=self.registry_secret or SecretStr(""),
+                http=self.http,
+            ),  # fmt: skip
+            carrier=CarrierConfig(
+                base_url=self.carrier_base_url,
+                access_key_id=str(self.aliyun_access_key_id),
+                access_key_secret=self.aliyun_access_key_secret or SecretStr(""),
+                auth_code=str(self.carrier_auth_code),
+                http=self.http,
+            ),  # fmt: skip
+            face=self.face,
+        )
 
 
 class Hall(BaseModel):
@@ -42,7 +232,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite inside data_dir.")
     issuer: str = Field("http://127.0.0.1:8000", description="The OpenID issuer URL, without trailing /.")
     sandbox: bool = Field(True, description="Emulated providers and demo pages; loudly announced.")
-    master_key_source: Literal["file", "env", "pkcs11"] = "file"
+    # Only what `keys.master` implements: a master key in an HSM is not, and is refused at start-up.
+    master_key_source: Literal["file", "env"] = "file"
     master_key: SecretStr | None = Field(None, description="Base64 master key when the source is env.")
     redis_url: str | None = None
     token_alg: Literal["ES256", "RS256"] = "ES256"
@@ -54,7 +245,11 @@ class Settings(BaseSettings):
         description="Comma-separated registration authorities or authority+type pairs accepted in USCCs "
         "(e.g. `1,5,9,Y` or `11,91`); empty accepts every authority in the GB 32100 tables.",
     )
-    log_level: str = "INFO"
+    # Seal keys in an HSM (signing.pkcs11_keys): the PKCS#11 library, the token's label and its user PIN.
+    pkcs11_module: str = Field("/usr/lib/softhsm/libsofthsm2.so", description="Path of the PKCS#11 library.")
+    pkcs11_token: str | None = Field(None, description="Label of the token that holds seal keys.")
+    pkcs11_pin: SecretStr | None = Field(None, description="The token's user PIN.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     access_log: bool = Field(True, description="One JSON line per HTTP request (credentials and PII masked).")
 
     # OAuth 2.0 / OpenID Connect lifetimes (seconds).
@@ -87,10 +282,17 @@ class Settings(BaseSettings):
     face_flows_per_person_per_day: int = 5
     provider_paid_calls_per_day: int = 5000
 
+    providers: ProviderSettings = Field(default_factory=ProviderSettings)
+
     @field_validator("issuer")
     @classmethod
     def _no_trailing_slash(cls, v: str) -> str:
         return v.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
 
     @cached_property
     def db_url(self) -> str:
@@ -106,3 +308,23 @@ class Settings(BaseSettings):
     def uscc_allow_list(self) -> frozenset[str] | None:
         codes = frozenset(a.strip().upper() for a in self.uscc_authorities.split(",") if a.strip())
         return codes or None
+
+
+class SettingsError(Exception):
+    """A setting the service cannot run with; the message is one line naming the variable."""
+
+
+def _one_line(exc: ValidationError, prefix: str = "YIWANG_") -> str:
+    parts = []
+    for error in exc.errors():
+        name = prefix + "_".join(str(p) for p in error["loc"] if p != "providers").upper()
+        parts.append(f"{name}: {error['msg']}")
+    return "invalid setting " + "; ".join(parts)
+
+
+def load(**overrides: object) -> Settings:
+    """The settings from the environment (and `overrides`), or SettingsError in one line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None

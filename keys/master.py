@@ -54,6 +54,4 @@ def load_master_key(source: str, *, path: Path, env_value: str | None = None, cr
         if not env_value:
             raise MasterKeyError("master key source is env but YIWANG_MASTER_KEY is empty")
         return _decode(env_value, "YIWANG_MASTER_KEY")
-    if source == "pkcs11":
-        raise MasterKeyError("master key source pkcs11 is not available in this version")
     raise MasterKeyError(f"unknown master key source {source!r} (use file or env)")

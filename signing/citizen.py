@@ -27,15 +27,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from sqlalchemy.orm import Session
 
-from idp import audit
-from idp.db import new_id, utcnow
-from idp.errors import Conflict, NotFound, YiwangError
-from idp.protect import Protector
-from idp.records import people
+from keys.schema import new_id, utcnow
 from signing import pades, pki, seal_image, sealing
 from signing.context import SigningContext
-from signing.errors import Forbidden
+from signing.errors import Conflict, Forbidden, NotFound, SigningError
 from signing.models import SignatureRecord, SignConfirmation
+from signing.ports import AuditEvent, AuditSink, FieldProtection
 
 LOA3 = "urn:yiwang:loa:3"
 FRESHNESS_SECONDS = 300
@@ -86,17 +83,16 @@ def _secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _encrypt(protector: Protector, row_id: str, document: bytes) -> bytes:
+def _encrypt(protector: FieldProtection, row_id: str, document: bytes) -> bytes:
     return protector.encrypt(TABLE, "document_ct", row_id, base64.b64encode(document).decode("ascii"))
 
 
-def _decrypt(protector: Protector, row: SignConfirmation) -> bytes:
+def _decrypt(protector: FieldProtection, row: SignConfirmation) -> bytes:
     return base64.b64decode(protector.decrypt(TABLE, "document_ct", row.id, row.document_ct))
 
 
 def start(ctx: SigningContext, grant: Grant, document: bytes, placement: pades.Placement) -> Pending:
     pades.open_pdf(document)  # refuse what cannot be signed before asking anyone to confirm it
-    rt = ctx.runtime
     secret = secrets.token_urlsafe(24)
     row_id = new_id()
     digest = hashlib.sha256(document).hexdigest()
@@ -107,7 +103,7 @@ def start(ctx: SigningContext, grant: Grant, document: bytes, placement: pades.P
             person_id=grant.person_id,
             client_id=grant.client_id,
             document_sha256=digest,
-            document_ct=_encrypt(rt.protector, row_id, document),
+            document_ct=_encrypt(ctx.services.protection, row_id, document),
             placement=asdict(placement),
             code_hash=_secret_hash(secret),
             status="pending",
@@ -115,9 +111,9 @@ def start(ctx: SigningContext, grant: Grant, document: bytes, placement: pades.P
         )
         session.add(row)
         session.flush()
-        audit.record(
+        ctx.services.audit(
             session,
-            audit.Event(
+            AuditEvent(
                 action="sign.request",
                 subject=row.id,
                 actor=grant.person_id,
@@ -128,8 +124,8 @@ def start(ctx: SigningContext, grant: Grant, document: bytes, placement: pades.P
         )
         return row
 
-    row = rt.run(work)
-    url = f"{rt.settings.issuer}/signing/v1/confirm/{row.id}?k={secret}"
+    row = ctx.run(work)
+    url = f"{ctx.services.issuer}/signing/v1/confirm/{row.id}?k={secret}"
     return Pending(id=row.id, url=url, document_sha256=digest, expires_at=row.expires_at)
 
 
@@ -152,14 +148,14 @@ def for_person(session: Session, confirmation_id: str, secret: str, person_id: s
     return row
 
 
-def document_for(session: Session, protector: Protector, row: SignConfirmation) -> bytes:
+def document_for(session: Session, protector: FieldProtection, row: SignConfirmation) -> bytes:
     if row.status not in ("pending", "confirmed"):
         raise Conflict("this signature request is closed")
     return _decrypt(protector, row)
 
 
 def confirm(
-    session: Session, confirmation_id: str, secret: str, person_id: str, document_sha256: str
+    session: Session, audit: AuditSink, confirmation_id: str, secret: str, person_id: str, document_sha256: str
 ) -> SignConfirmation:
     """The person's yes, for the document with exactly this hash (the one the page showed)."""
     row = for_person(session, confirmation_id, secret, person_id)
@@ -169,9 +165,9 @@ def confirm(
         raise Forbidden("the confirmation is for a different document")
     row.status, row.confirmed_at = "confirmed", utcnow()
     session.flush()
-    audit.record(
+    audit(
         session,
-        audit.Event(
+        AuditEvent(
             action="sign.confirm",
             subject=row.id,
             actor=person_id,
@@ -206,7 +202,7 @@ def _personal_material(ctx: SigningContext, person_id: str, name: str) -> tuple[
             x509.NameAttribute(NameOID.COMMON_NAME, name[:64]),
         ]
     )
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         cert = pki.issue(
             session,
             ctx.authority,
@@ -230,9 +226,8 @@ def _personal_material(ctx: SigningContext, person_id: str, name: str) -> tuple[
 
 
 def complete(ctx: SigningContext, grant: Grant, confirmation_id: str, document: bytes) -> sealing.SealResult:
-    rt = ctx.runtime
     digest = hashlib.sha256(document).hexdigest()
-    refusal = audit.Event(
+    refusal = AuditEvent(
         action="sign.sign",
         subject=confirmation_id[:36],
         actor=grant.person_id,
@@ -244,13 +239,12 @@ def complete(ctx: SigningContext, grant: Grant, confirmation_id: str, document: 
     def check(session: Session) -> tuple[pades.Placement, str]:
         row = _load(session, confirmation_id)
         _check_usable(row, grant, digest)
-        person = people.get(session, grant.person_id)
-        name = people._get(rt.protector, person, "name_ct")  # noqa: SLF001 - the one place a name is needed in clear
+        name = ctx.services.directory.person_name(session, grant.person_id)  # the one place a name is in clear
         if not name:
             raise Forbidden("the person has no registered name to sign with")
         return pades.Placement(**row.placement), name
 
-    placement, name = rt.run(check, refusal=refusal)
+    placement, name = ctx.run(check, refusal=refusal)
     material, serial = _personal_material(ctx, grant.person_id, name)
     record_id = new_id()
     try:
@@ -263,7 +257,7 @@ def complete(ctx: SigningContext, grant: Grant, confirmation_id: str, document: 
             revocation=sealing.revocation_source(ctx, int(serial, 16)),
             field_name=f"Signature-{record_id[:8]}",
         )
-    except YiwangError as exc:
+    except SigningError as exc:
         sealing.audit_refusal(ctx, refusal, exc)
         raise
 
@@ -289,9 +283,9 @@ def complete(ctx: SigningContext, grant: Grant, confirmation_id: str, document: 
             )
         )
         session.flush()
-        audit.record(
+        ctx.services.audit(
             session,
-            audit.Event(
+            AuditEvent(
                 action="sign.sign",
                 subject=row.id,
                 actor=grant.person_id,
@@ -302,4 +296,4 @@ def complete(ctx: SigningContext, grant: Grant, confirmation_id: str, document: 
         )
         return sealing.SealResult(record_id=record_id, signed=signed)
 
-    return rt.run(commit, refusal=refusal)
+    return ctx.run(commit, refusal=refusal)

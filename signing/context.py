@@ -1,25 +1,32 @@
-"""What a process keeps loaded for signing: the PKI identities, the TSA, and each seal's key once opened.
+"""What a process keeps loaded for signing: the app's services, the PKI identities, the TSA, and each seal's key
+once opened.
 
-Built once per process (CLI command or app, lazily on first use) from the runtime. Keys are unsealed once;
-anything that can change — a seal's status and policy, certificate status — is read from the database on
-every operation, so every node sees a revocation at once.
+Built once per process (CLI command or app, lazily on first use) from the services the app passes in. Keys are
+unsealed once; anything that can change — a seal's status and policy, certificate status — is read from the
+database on every operation, so every node sees a revocation at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from idp.errors import NotReady
-from idp.runtime import Runtime
+from sqlalchemy.orm import Session
+
 from signing import pki
+from signing.errors import NotReady, SigningError
+from signing.ports import AuditEvent, Services
 from signing.tsa import TimeStampAuthority
+
+T = TypeVar("T")
 
 
 @dataclass
 class SigningContext:
-    runtime: Runtime
+    services: Services
     authority: pki.Authority
     tsa: TimeStampAuthority
     # seal id -> loaded signer material (see signing.seals.loaded_signer); keys never change for a seal id.
@@ -28,11 +35,27 @@ class SigningContext:
     blobs: dict[str, tuple[float, bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-
-def open_context(runtime: Runtime) -> SigningContext:
-    with runtime.transaction() as session:
+    def run(self, work: Callable[[Session], T], *, refusal: AuditEvent | None = None) -> T:
+        """Do `work` in one transaction. If it is refused, nothing of it is kept; the refusal is audited apart."""
         try:
-            authority = pki.load(session, runtime.master, runtime.settings.issuer)
+            with self.services.transaction() as session:
+                return work(session)
+        except SigningError as exc:
+            if refusal is not None:
+                self.audit_refusal(refusal, exc)
+            raise
+
+    def audit_refusal(self, event: AuditEvent, exc: SigningError) -> None:
+        """Record a refusal in a transaction of its own (the refused work's was rolled back, or never began)."""
+        with self.services.transaction() as session:
+            detail = {**event.detail, "reason": exc.detail}
+            self.services.audit(session, dataclasses.replace(event, outcome="refused", detail=detail))
+
+
+def open_context(services: Services) -> SigningContext:
+    with services.transaction() as session:
+        try:
+            authority = pki.load(session, services.master, services.issuer)
         except LookupError as exc:
             raise NotReady(str(exc)) from None
-    return SigningContext(runtime=runtime, authority=authority, tsa=TimeStampAuthority.of(authority))
+    return SigningContext(services=services, authority=authority, tsa=TimeStampAuthority.of(authority))

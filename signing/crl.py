@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp.db import utcnow
+from keys.schema import utcnow
 from signing.models import Crl, IssuedCertificate
 from signing.pki import ISSUING, ROOT, Authority, Identity
 

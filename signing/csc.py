@@ -30,13 +30,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp import audit
-from idp.db import utcnow
-from idp.errors import YiwangError
+from keys.schema import utcnow
 from signing import pades, sealing
 from signing.context import SigningContext
+from signing.errors import SigningError
 from signing.models import CscAuthorisation, Seal, SignatureRecord
 from signing.policy import CHECKS, Policy, Request, Requester, check_daily_cap, check_kind
+from signing.ports import AuditEvent, Directory
 
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 ECDSA_SHA256_OID = "1.2.840.10045.4.3.2"
@@ -93,12 +93,12 @@ def info(ctx: SigningContext) -> dict[str, Any]:
     return {
         "specs": "2.0.0.0",
         "name": "Yiwang e-seal service",
-        "logo": f"{ctx.runtime.settings.issuer}/static/logo.png",
+        "logo": f"{ctx.services.issuer}/static/logo.png",
         "region": "CN",
         "lang": "zh-CN",
         "description": "Organisation e-seals under policy; PAdES with our own TSA, CRL and OCSP.",
         "authType": ["oauth2client"],
-        "oauth2": ctx.runtime.settings.issuer,
+        "oauth2": ctx.services.issuer,
         "methods": [
             "credentials/list",
             "credentials/info",
@@ -132,7 +132,7 @@ def _credential(session: Session, client_id: str, credential_id: Any) -> Seal:
 
 def credentials_list(ctx: SigningContext, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """§11.4: the seals this client may use."""
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         usable = [s for s in session.scalars(select(Seal).order_by(Seal.created_at)) if _usable(session, client_id, s)]
         result: dict[str, Any] = {"credentialIDs": [s.id for s in usable]}
         if body.get("credentialInfo"):
@@ -172,11 +172,11 @@ def _describe(ctx: SigningContext, seal: Seal) -> dict[str, Any]:
 
 def credentials_info(ctx: SigningContext, client_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """§11.5."""
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         return _describe(ctx, _credential(session, client_id, body.get("credentialID")))
 
 
-def _precheck(session: Session, seal: Seal, client_id: str) -> None:
+def _precheck(session: Session, directory: Directory, seal: Seal, client_id: str) -> None:
     """The seal's policy for this client, minus the cap (counted per signature) and the document kind."""
     req = Request(
         seal=seal,
@@ -184,6 +184,7 @@ def _precheck(session: Session, seal: Seal, client_id: str) -> None:
         requester=_requester(client_id),
         document_kind=None,
         now=utcnow(),
+        directory=directory,
     )
     for check in CHECKS:
         if check is check_daily_cap:
@@ -192,7 +193,7 @@ def _precheck(session: Session, seal: Seal, client_id: str) -> None:
             raise CscError(403, "access_denied", "this seal may only seal named kinds of document: use the signing API")
         try:
             check(session, req)
-        except YiwangError as exc:
+        except SigningError as exc:
             raise CscError(403, "access_denied", exc.detail) from None
 
 
@@ -206,9 +207,9 @@ def credentials_authorize(ctx: SigningContext, client_id: str, body: dict[str, A
     if len(hashes_b64) != count or len(set(hashes_b64)) != count:
         raise invalid("SCAL2: hashes must list numSignatures distinct hashes")
     sad = secrets.token_urlsafe(32)
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         seal = _credential(session, client_id, body.get("credentialID"))
-        _precheck(session, seal, client_id)
+        _precheck(session, ctx.services.directory, seal, client_id)
         session.add(
             CscAuthorisation(
                 sad_hash=hashlib.sha256(sad.encode()).hexdigest(),
@@ -220,9 +221,9 @@ def credentials_authorize(ctx: SigningContext, client_id: str, body: dict[str, A
                 expires_at=utcnow() + SAD_LIFETIME,
             )
         )
-        audit.record(
+        ctx.services.audit(
             session,
-            audit.Event(
+            AuditEvent(
                 action="csc.authorize",
                 subject=seal.id,
                 actor=client_id,
@@ -255,18 +256,19 @@ def _consume(session: Session, client_id: str, seal: Seal, sad: Any, wanted: lis
         session.delete(grant)
 
 
-def _count(session: Session, seal: Seal, client_id: str, n: int) -> None:
+def _count(session: Session, directory: Directory, seal: Seal, client_id: str, n: int) -> None:
     req = Request(
         seal=seal,
         policy=Policy.from_dict(seal.policy),
         requester=_requester(client_id),
         document_kind=None,
         now=utcnow(),
+        directory=directory,
     )
     try:
         for _ in range(n):
             check_daily_cap(session, req)
-    except YiwangError as exc:
+    except SigningError as exc:
         raise CscError(403, "access_denied", exc.detail) from None
 
 
@@ -291,7 +293,7 @@ def sign_hash(ctx: SigningContext, client_id: str, body: dict[str, Any]) -> dict
     if not wanted:
         raise invalid("hashes must not be empty")
     _hash_algorithm(body, required=False)
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         seal = _credential(session, client_id, body.get("credentialID"))
     allowed = (ECDSA_SHA256_OID,) if seal.key_alg == "ec-p256" else (RSA_SHA256_OID, RSA_OID)
     if _field(body, "signAlgo") not in allowed:
@@ -302,9 +304,9 @@ def sign_hash(ctx: SigningContext, client_id: str, body: dict[str, Any]) -> dict
     def commit(session: Session) -> None:
         current = session.get(Seal, seal.id)
         assert current is not None
-        _precheck(session, current, client_id)
+        _precheck(session, ctx.services.directory, current, client_id)
         _consume(session, client_id, current, body.get("SAD"), wanted)
-        _count(session, current, client_id, len(wanted))
+        _count(session, ctx.services.directory, current, client_id, len(wanted))
         now = utcnow()
         for value in wanted:
             session.add(
@@ -320,9 +322,9 @@ def sign_hash(ctx: SigningContext, client_id: str, body: dict[str, Any]) -> dict
                     signed_at=now,
                 )
             )
-        audit.record(
+        ctx.services.audit(
             session,
-            audit.Event(
+            AuditEvent(
                 action="csc.sign_hash",
                 subject=current.id,
                 actor=client_id,
@@ -338,10 +340,10 @@ def sign_hash(ctx: SigningContext, client_id: str, body: dict[str, Any]) -> dict
 
 def _run(ctx: SigningContext, work: Callable[[Session], Any]) -> Any:
     try:
-        return ctx.runtime.run(work)
+        return ctx.run(work)
     except CscError:
         raise
-    except YiwangError as exc:
+    except SigningError as exc:
         raise CscError(exc.status if exc.status in (400, 403, 404) else 400, "invalid_request", exc.detail) from None
 
 
@@ -367,9 +369,9 @@ def sign_doc(ctx: SigningContext, client_id: str, body: dict[str, Any]) -> dict[
             raise CscError(413, "invalid_request", f"a document is larger than {pades.MAX_PDF_BYTES} bytes")
         items.append((data, level))
     digests = [base64.b64encode(hashlib.sha256(d).digest()).decode() for d, _ in items]
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         seal = _credential(session, client_id, body.get("credentialID"))
-        _precheck(session, seal, client_id)
+        _precheck(session, ctx.services.directory, seal, client_id)
     requester = _requester(client_id)
     signed: list[str] = []
 
@@ -383,7 +385,7 @@ def sign_doc(ctx: SigningContext, client_id: str, body: dict[str, Any]) -> dict[
     for data, level in items:
         try:
             result = sealing.seal_document(ctx, seal.id, data, pades.Placement(), requester=requester, level=level)
-        except YiwangError as exc:
+        except SigningError as exc:
             raise CscError(
                 exc.status if exc.status in (400, 403, 404, 413, 422) else 400, "invalid_request", exc.detail
             ) from None

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp.db import Base, UTCDateTime, new_id, utcnow
+from keys.schema import Base, UTCDateTime, new_id, utcnow
 
 
 class PkiEntity(Base):

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from sqlalchemy.orm import Session
 
-from idp.db import utcnow
+from keys.schema import utcnow
 from signing.crl import REASONS
 from signing.models import IssuedCertificate
 from signing.pki import ISSUING, Authority, Identity, serial_hex

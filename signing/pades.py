@@ -46,10 +46,9 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.stamp import StaticStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from idp.errors import InvalidInput
 from signing.asn1 import settle
 from signing.cades import CadesTemplate
-from signing.errors import UnprocessablePdf
+from signing.errors import InvalidInput, UnprocessablePdf
 
 B_B, B_T, B_LT = "B-B", "B-T", "B-LT"
 LEVELS = (B_B, B_T, B_LT)

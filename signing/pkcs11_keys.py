@@ -3,16 +3,13 @@
 Only a label (`yiwang-seal-<seal id>`) is stored in the database; the token does the signing. Tested against
 SoftHSM2 (Debian `softhsm2`, module `/usr/lib/softhsm/libsofthsm2.so`).
 
-Configuration comes from the environment, read here and only here:
-`YIWANG_PKCS11_MODULE` (path of the PKCS#11 library), `YIWANG_PKCS11_TOKEN` (token label),
-`YIWANG_PKCS11_PIN` (user PIN).
+Configuration is given by the app (`signing.ports.Pkcs11Config`, from its settings `pkcs11_module`,
+`pkcs11_token`, `pkcs11_pin`); nothing here reads the environment.
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 import pkcs11
@@ -23,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_named_curve_parameters
 
-from idp.errors import InvalidInput, NotReady
+from signing.errors import InvalidInput, NotReady
 from signing.pades import TemplateSigner, max_signature_bytes, signature_algorithm_for
+from signing.ports import Pkcs11Config
 from signing.seals import PKCS11, KeyMaterial
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -37,18 +35,11 @@ _sessions: dict[tuple[str, str], tuple[pkcs11.Session, threading.Lock]] = {}
 _registry_lock = threading.Lock()
 
 
-@dataclass(frozen=True)
-class Pkcs11Config:
-    module: str
-    token: str
-    pin: str
-
-
-def config_from_env() -> Pkcs11Config:
-    token, pin = os.environ.get("YIWANG_PKCS11_TOKEN"), os.environ.get("YIWANG_PKCS11_PIN")
-    if not token or not pin:
+def configured(config: Pkcs11Config | None) -> Pkcs11Config:
+    """The configuration, or NotReady saying which settings are missing."""
+    if config is None or not config.token or not config.pin:
         raise NotReady("PKCS#11 is not configured: set YIWANG_PKCS11_MODULE, YIWANG_PKCS11_TOKEN and YIWANG_PKCS11_PIN")
-    return Pkcs11Config(module=os.environ.get("YIWANG_PKCS11_MODULE", DEFAULT_MODULE), token=token, pin=pin)
+    return config
 
 
 def _session(config: Pkcs11Config) -> tuple[pkcs11.Session, threading.Lock]:

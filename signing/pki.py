@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import keys
-from idp.db import utcnow
+from keys.schema import utcnow
 from signing.models import IssuedCertificate, PkiEntity
 
 ROOT, ISSUING, TSA, OCSP = "root", "issuing", "tsa", "ocsp"

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from idp.records.models import Membership
 from signing.errors import Forbidden
 from signing.models import Seal, SealUsage
+from signing.ports import Directory
 
 MEMBER_ROLES = ("seal_keeper", "signer")
 MAX_KINDS = 50
@@ -69,6 +69,7 @@ class Request:
     requester: Requester
     document_kind: str | None
     now: datetime
+    directory: Directory  # where the acting member's roles are looked up
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,12 +91,10 @@ def check_member(session: Session, req: Request) -> None:
     person = req.requester.person_id
     if person not in req.policy.members:
         raise Forbidden(f"the policy of seal {req.seal.id} does not allow this member")
-    role = session.scalar(
-        select(Membership.id).where(
-            Membership.org_id == req.seal.org_id, Membership.person_id == person, Membership.role.in_(MEMBER_ROLES)
-        )
-    )
-    if role is None:  # allowed once, but no longer holds a seal role in the organisation
+    assert person is not None
+    if not req.directory.member_roles(session, req.seal.org_id, person) & frozenset(
+        MEMBER_ROLES
+    ):  # allowed once, but no longer holds a seal role in the organisation
         raise Forbidden("the requester no longer holds a seal role in the organisation")
 
 

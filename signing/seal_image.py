@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from idp.errors import InvalidInput, NotReady
+from signing.errors import InvalidInput, NotReady
 
 RED = (218, 22, 22, 255)
 SIZE = 480  # drawn at this size; about 4 cm at 300 dpi, ample for a stamp a few centimetres wide

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,13 +21,13 @@ from pyhanko.sign.signers.pdf_cms import Signer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp import audit
-from idp.db import new_id, utcnow
-from idp.errors import YiwangError
+from keys.schema import new_id, utcnow
 from signing import crl, ocsp, pades, pkcs11_keys, pki
 from signing.context import SigningContext
+from signing.errors import SigningError
 from signing.models import Seal, SignatureRecord
 from signing.policy import CHECKS, Policy, Request, Requester, authorise, check_daily_cap
+from signing.ports import AuditEvent, Directory
 from signing.seals import PKCS11, get, seal_label
 from signing.tsa import InProcessTimeStamper
 
@@ -48,10 +47,12 @@ def material(ctx: SigningContext, seal: Seal) -> pades.SealMaterial:
     chain = [_asn1(ctx.authority.issuing.cert), _asn1(ctx.authority.root.cert)]
     signer: Signer
     if seal.key_backend == PKCS11:
-        signer = pkcs11_keys.signer(pkcs11_keys.config_from_env(), seal.pkcs11_label or seal.id, cert, chain)
+        signer = pkcs11_keys.signer(
+            pkcs11_keys.configured(ctx.services.pkcs11), seal.pkcs11_label or seal.id, cert, chain
+        )
     else:
         assert seal.sealed_key is not None
-        key = pki.open_private_key(ctx.runtime.master, seal.sealed_key, seal_label(seal.id))
+        key = pki.open_private_key(ctx.services.master, seal.sealed_key, seal_label(seal.id))
         signer = pades.LoadedKeySigner(key, cert, chain)
     made = pades.SealMaterial(
         signer=signer, cert=cert, chain=chain, image=pades.StampImage(seal.image_png), name=seal.name
@@ -73,13 +74,13 @@ def _cached(ctx: SigningContext, key: str, make: Callable[[], bytes]) -> bytes:
 
 
 def _ocsp_der(ctx: SigningContext, serial: int) -> bytes:
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         response = ocsp.respond_for(session, ctx.authority, issuer=ctx.authority.issuing, serial=serial)
     return response.public_bytes(serialization.Encoding.DER)
 
 
 def _root_crl(ctx: SigningContext) -> bytes:
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         return crl.current(session, ctx.authority, pki.ROOT)
 
 
@@ -120,23 +121,30 @@ class SealResult:
     signed: pades.SignedPdf
 
 
-def audit_refusal(ctx: SigningContext, event: audit.Event, exc: YiwangError) -> None:
-    """Record a refusal that happened outside `Runtime.run` (e.g. while reading the document)."""
-    with ctx.runtime.transaction() as session:
-        detail = {**event.detail, "reason": exc.detail}
-        audit.record(session, dataclasses.replace(event, outcome="refused", detail=detail))
+def audit_refusal(ctx: SigningContext, event: AuditEvent, exc: SigningError) -> None:
+    """Record a refusal that happened outside `SigningContext.run` (e.g. while reading the document)."""
+    ctx.audit_refusal(event, exc)
 
 
-def _policy_request(seal: Seal, requester: Requester, document_kind: str | None, now: datetime) -> Request:
+def _policy_request(
+    directory: Directory, seal: Seal, requester: Requester, document_kind: str | None, now: datetime
+) -> Request:
     return Request(
-        seal=seal, policy=Policy.from_dict(seal.policy), requester=requester, document_kind=document_kind, now=now
+        seal=seal,
+        policy=Policy.from_dict(seal.policy),
+        requester=requester,
+        document_kind=document_kind,
+        now=now,
+        directory=directory,
     )
 
 
-def precheck(session: Session, seal_id: str, requester: Requester, document_kind: str | None) -> Seal:
+def precheck(
+    session: Session, directory: Directory, seal_id: str, requester: Requester, document_kind: str | None
+) -> Seal:
     """Every policy check but the cap, without writing anything: refuse before spending a signature."""
     seal = get(session, seal_id)
-    req = _policy_request(seal, requester, document_kind, utcnow())
+    req = _policy_request(directory, seal, requester, document_kind, utcnow())
     for check in CHECKS:
         if check is not check_daily_cap:
             check(session, req)
@@ -153,8 +161,7 @@ def seal_document(
     document_kind: str | None = None,
     level: str = pades.B_LT,
 ) -> SealResult:
-    rt = ctx.runtime
-    refusal = audit.Event(
+    refusal = AuditEvent(
         action="seal.sign",
         subject=seal_id.strip()[:36],
         actor=requester.name,
@@ -162,7 +169,8 @@ def seal_document(
         client=requester.client_id,
         detail={"kind": document_kind, "level": level},
     )
-    seal = rt.run(lambda s: precheck(s, seal_id, requester, document_kind), refusal=refusal)
+    directory = ctx.services.directory
+    seal = ctx.run(lambda s: precheck(s, directory, seal_id, requester, document_kind), refusal=refusal)
     mat = material(ctx, seal)
     record_id = new_id()
     try:
@@ -175,14 +183,14 @@ def seal_document(
             revocation=revocation_source(ctx, int(seal.cert_serial, 16)) if level == pades.B_LT else None,
             field_name=f"Seal-{record_id[:8]}",
         )
-    except YiwangError as exc:  # bad input (not a PDF, no such page...): audited like a policy refusal
+    except SigningError as exc:  # bad input (not a PDF, no such page...): audited like a policy refusal
         audit_refusal(ctx, refusal, exc)
         raise
 
     def commit(session: Session) -> SealResult:
         current = get(session, seal_id)
         now = utcnow()
-        authorise(session, _policy_request(current, requester, document_kind, now))
+        authorise(session, _policy_request(directory, current, requester, document_kind, now))
         record = SignatureRecord(
             id=record_id,
             org_id=current.org_id,
@@ -201,9 +209,9 @@ def seal_document(
         )
         session.add(record)
         session.flush()
-        audit.record(
+        ctx.services.audit(
             session,
-            audit.Event(
+            AuditEvent(
                 action="seal.sign",
                 subject=current.id,
                 actor=requester.name,
@@ -220,7 +228,7 @@ def seal_document(
         )
         return SealResult(record_id=record.id, signed=signed)
 
-    return rt.run(commit, refusal=refusal)
+    return ctx.run(commit, refusal=refusal)
 
 
 def records_for_org(

@@ -15,16 +15,13 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp import audit
-from idp.db import new_id, utcnow
-from idp.errors import Conflict, InvalidInput, NotFound
-from idp.identity import UsccRules
-from idp.protect import Protector
-from idp.records import organisations, people
-from idp.records.models import Membership, Organisation
+from keys.schema import new_id, utcnow
 from signing import crl, pki, seal_image
+from signing.context import SigningContext
+from signing.errors import Conflict, InvalidInput, NotFound
 from signing.models import Seal
 from signing.policy import MEMBER_ROLES, Policy
+from signing.ports import AuditEvent, Directory, Organisation, Services
 
 # Seal types and the label drawn under the star (and put in the certificate's common name).
 TYPES = {"official": "公章", "contract": "合同专用章", "finance": "财务专用章", "legal-rep": "法定代表人章"}
@@ -110,23 +107,18 @@ def subject_for(org: Organisation, seal_name: str) -> x509.Name:
     )
 
 
-def member_ids(session: Session, protector: Protector, org: Organisation, id_numbers: list[str]) -> frozenset[str]:
+def member_ids(session: Session, directory: Directory, org: Organisation, id_numbers: list[str]) -> frozenset[str]:
     """Person ids for the given ID numbers, each required to hold a seal role in `org`."""
     found = set()
     for number in id_numbers:
-        person = people.find_by_id_number(session, protector, number)
-        if person is None:
+        person_id = directory.person_by_id_number(session, number)
+        if person_id is None:
             raise NotFound("a policy member is not a registered person")
-        role = session.scalar(
-            select(Membership.id).where(
-                Membership.org_id == org.id, Membership.person_id == person.id, Membership.role.in_(MEMBER_ROLES)
-            )
-        )
-        if role is None:
+        if not directory.member_roles(session, org.id, person_id) & frozenset(MEMBER_ROLES):
             raise InvalidInput(
                 f"a policy member must hold one of the roles {', '.join(MEMBER_ROLES)} in the organisation"
             )
-        found.add(person.id)
+        found.add(person_id)
     return frozenset(found)
 
 
@@ -144,9 +136,7 @@ def check_policy(policy: Policy) -> Policy:
 
 def create(
     session: Session,
-    authority: pki.Authority,
-    master: bytes,
-    rules: UsccRules,
+    ctx: SigningContext,
     *,
     uscc: str,
     seal_type: str,
@@ -165,17 +155,17 @@ def create(
     if key_alg not in KEY_ALGS:
         raise InvalidInput(f"key algorithm must be one of {', '.join(KEY_ALGS)}")
     check_policy(policy)
-    org = organisations.get_by_uscc(session, uscc, rules)
+    org = ctx.services.directory.organisation(session, uscc)
     name = f"{org.name}{TYPES[seal_type]}"
     image, source = (seal_image.clean_upload(image_png), "uploaded") if image_png else (None, "drawn")
     if image is None:
         image = seal_image.draw_seal(org.name, TYPES[seal_type])
     seal_id = seal_id or new_id()
-    material = key_material or new_sealed_key(master, seal_id, key_alg)
+    material = key_material or new_sealed_key(ctx.services.master, seal_id, key_alg)
     now = utcnow()
     cert = pki.issue(
         session,
-        authority,
+        ctx.authority,
         subject=subject_for(org, name),
         public_key=material.public_key,
         kind="seal",
@@ -204,9 +194,9 @@ def create(
     )
     session.add(seal)
     session.flush()
-    audit.record(
+    ctx.services.audit(
         session,
-        audit.Event(
+        AuditEvent(
             action="seal.create",
             subject=seal.id,
             actor=actor,
@@ -224,16 +214,15 @@ def get(session: Session, seal_id: str, *, lock: bool = False) -> Seal:
     return seal
 
 
-def list_seals(session: Session, rules: UsccRules, uscc: str | None = None) -> list[Seal]:
+def list_seals(session: Session, directory: Directory, uscc: str | None = None) -> list[Seal]:
     query = select(Seal).order_by(Seal.created_at)
     if uscc:
-        query = query.where(Seal.org_id == organisations.get_by_uscc(session, uscc, rules).id)
+        query = query.where(Seal.org_id == directory.organisation(session, uscc).id)
     return list(session.scalars(query))
 
 
-def view(session: Session, seal: Seal) -> SealView:
-    org = session.get(Organisation, seal.org_id)
-    assert org is not None
+def view(session: Session, directory: Directory, seal: Seal) -> SealView:
+    org = directory.organisation_by_id(session, seal.org_id)
     cert = x509.load_der_x509_certificate(seal.cert_der)
     return SealView(
         id=seal.id,
@@ -256,14 +245,14 @@ def view(session: Session, seal: Seal) -> SealView:
 
 
 def set_policy(
-    session: Session, seal_id: str, policy: Policy, *, actor: str = "operator", channel: str = "cli"
+    session: Session, services: Services, seal_id: str, policy: Policy, *, actor: str = "operator", channel: str = "cli"
 ) -> Seal:
     seal = get(session, seal_id, lock=True)
     seal.policy = check_policy(policy).to_dict()
     session.flush()
-    audit.record(
+    services.audit(
         session,
-        audit.Event(
+        AuditEvent(
             action="seal.policy",
             subject=seal.id,
             actor=actor,
@@ -276,7 +265,7 @@ def set_policy(
 
 def revoke(
     session: Session,
-    authority: pki.Authority,
+    ctx: SigningContext,
     seal_id: str,
     reason: str = "cessation_of_operation",
     *,
@@ -291,9 +280,9 @@ def revoke(
         raise InvalidInput(f"reason must be one of {', '.join(crl.REASONS)}")
     now = utcnow()
     seal.status, seal.revoked_at = "revoked", now
-    crl.revoke(session, authority, seal.cert_serial, reason, now)
-    audit.record(
+    crl.revoke(session, ctx.authority, seal.cert_serial, reason, now)
+    ctx.services.audit(
         session,
-        audit.Event(action="seal.revoke", subject=seal.id, actor=actor, channel=channel, detail={"reason": reason}),
+        AuditEvent(action="seal.revoke", subject=seal.id, actor=actor, channel=channel, detail={"reason": reason}),
     )
     return seal

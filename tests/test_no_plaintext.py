@@ -13,8 +13,8 @@ from idp.oauth import otp
 from idp.proofing import binding, service
 from idp.records import organisations, people
 from idp.runtime import Runtime
+from idp.signing_wiring import open_signing
 from signing import citizen, pades
-from signing.context import open_context
 from signing.sample import one_page_pdf
 
 PERSONS = [
@@ -81,7 +81,7 @@ def _populate(rt: Runtime) -> list[str]:
     # A citizen's pending signature: the document shown to them names them, so it is kept encrypted.
     document = one_page_pdf(("Signed by 11010519491231002X", "Zhang Sanfeng"))
     grant = citizen.Grant(person_id=claimant.id, client_id="rp-demo")
-    citizen.start(open_context(rt), grant, document, pades.Placement())
+    citizen.start(open_signing(rt), grant, document, pades.Placement())
     secrets += ["Zhang Sanfeng", "Signed by"]
     # A refused attempt names the number in its message: the audit trail must still hold it masked.
     with contextlib.suppress(people.Conflict):

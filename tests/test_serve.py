@@ -22,7 +22,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    # Generous: each spawned worker imports the whole service, and CI machines are shared.
     def healthy() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"server exited early with {proc.returncode}")
@@ -49,6 +50,11 @@ def test_first_run_serves_logs_masked_and_shuts_down_gracefully(tmp_path: Path, 
         home = httpx.get(f"{base}/", timeout=5)
         assert "沙箱" in home.text  # sandbox mode is announced on the page
         assert httpx.get(f"{base}/lookup/13800138000", timeout=5).status_code == 404
+        # The parent's settings reach every worker (not through the environment): the issuer it derived
+        # from where it listens is the one workers publish.
+        for _ in range(4):
+            discovery = httpx.get(f"{base}/.well-known/openid-configuration", timeout=5).json()
+            assert discovery["issuer"] == base
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

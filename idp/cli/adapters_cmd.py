@@ -9,18 +9,17 @@ import anyio
 import typer
 
 from adapters.base import CheckResult
-from idp.cli.common import JsonOpt, console, err_console
-from idp.settings import Settings
+from idp.cli.common import JsonOpt, console, err_console, load_settings
 
 app = typer.Typer(help="External providers: SMS, UnionPay, Alipay, population registry, face.", no_args_is_help=True)
 
 
 async def _run() -> list[CheckResult]:
-    from idp.provider_settings import ProviderConfigError, ProviderSettings, build_adapters_from_settings
+    from idp.provider_settings import ProviderConfigError, build_adapters_from_settings
 
-    settings, providers = Settings(), ProviderSettings()
+    settings = load_settings()
     try:
-        adapters, _ = build_adapters_from_settings(settings, providers)
+        adapters, _ = build_adapters_from_settings(settings)
     except ProviderConfigError as exc:
         return [CheckResult("config", False, "-", problem) for problem in exc.problems]
     try:
@@ -32,7 +31,7 @@ async def _run() -> list[CheckResult]:
 @app.command("check")
 def check(as_json: JsonOpt = False) -> None:
     """Exit 0 when every adapter answered as expected, 1 otherwise."""
-    if Settings().sandbox:
+    if load_settings().sandbox:
         err_console.print("[bold black on yellow] SANDBOX MODE [/] checking the in-process emulators")
     results = anyio.run(_run)
     if as_json:

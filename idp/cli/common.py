@@ -6,15 +6,17 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from idp.errors import YiwangError
 from idp.identity import InvalidIdentifier
-from idp.runtime import Runtime, open_runtime
-from idp.settings import Settings
+from idp.settings import Settings, SettingsError, load
+
+if TYPE_CHECKING:
+    from idp.runtime import Runtime
 
 console = Console(soft_wrap=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")]
@@ -25,6 +27,14 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """One line on stderr, non-zero exit: what every refused command does."""
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """The settings, or one line saying which value is not supported (and a non-zero exit)."""
+    try:
+        return load()
+    except SettingsError as exc:
+        fail(str(exc))
 
 
 @contextmanager
@@ -39,8 +49,10 @@ def refusals() -> Iterator[None]:
 
 @contextmanager
 def runtime() -> Iterator[Runtime]:
+    from idp.runtime import open_runtime  # the database and keys: only for commands that need them
+
     with refusals():
-        rt = open_runtime(Settings())
+        rt = open_runtime(load_settings())
         try:
             yield rt
         finally:

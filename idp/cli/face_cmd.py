@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from idp.cli.common import JsonOpt, console, fail
+from idp.cli.common import JsonOpt, console, fail, load_settings
 
 app = typer.Typer(help="Face matching (face_recognition): compare two photos.", no_args_is_help=True)
 
@@ -37,9 +37,8 @@ def compare(
     from adapters.config import FaceConfig
     from adapters.errors import UnusableImage
     from adapters.face import DlibFaceMatcher
-    from idp.provider_settings import ProviderSettings
 
-    limit = threshold if threshold is not None else ProviderSettings().face_threshold
+    limit = threshold if threshold is not None else load_settings().providers.face_threshold
     matcher = DlibFaceMatcher(FaceConfig(threshold=limit))
     encodings = []
     for image in (image1, image2):

@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from idp.cli.common import JsonOpt, emit, fail
+from idp.cli.common import JsonOpt, emit, fail, load_settings
 from idp.identity import KINDS, InvalidIdentifier, UsccRules, check_identifier
 from idp.masking import mask
-from idp.settings import Settings
 
 app = typer.Typer(help="Check identifiers: ID numbers, permits, USCC, phones, social-security cards.")
 
@@ -23,7 +22,7 @@ def check(
     """Print the kind and the parsed facts. Exit 0 when valid, 1 with a one-line reason when not."""
     if kind is not None and kind not in KINDS:
         fail(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}", code=2)
-    rules = UsccRules(allowed=Settings().uscc_allow_list)
+    rules = UsccRules(allowed=load_settings().uscc_allow_list)
     try:
         checked = check_identifier(value, kind=kind, uscc_rules=rules)
     except InvalidIdentifier as exc:

@@ -9,9 +9,11 @@ import typer
 from rich.progress import Progress
 from sqlalchemy import select
 
-from idp import audit, keystore, rekey
+from idp import audit
 from idp.cli.common import JsonOpt, console, emit, fail, runtime
 from idp.db import utcnow
+from keys import rotation
+from keys import store as keystore
 
 app = typer.Typer(help="The key hierarchy and token signing keys.", no_args_is_help=True)
 
@@ -20,10 +22,11 @@ app = typer.Typer(help="The key hierarchy and token signing keys.", no_args_is_h
 def rotate() -> None:
     """Make a new data key and re-encrypt every protected field under it, with the service running."""
     with runtime() as rt:
-        total = rekey.count_rows(rt)
+        job = rt.key_rotation()
+        total = rotation.count_rows(job)
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task("re-encrypting", total=max(total, 1))
-            report = rekey.rotate(rt, progress=lambda n: bar.advance(task, n))
+            report = rotation.rotate(job, progress=lambda n: bar.advance(task, n))
         console.print(
             f"data key {report.new_version} active; {report.rewritten} values re-encrypted; "
             f"retired: {', '.join(map(str, report.retired)) or 'none'}"

@@ -1,158 +1,99 @@
-"""`yiwang`: initialise, serve, and operate the service."""
+"""`yiwang`: initialise, serve, and operate the service.
+
+Commands are registered by name and loaded on first use (`LazyGroup`): `yiwang --help` and `yiwang id check`
+do not import FastAPI, SQLAlchemy, pyHanko or the face models, which cost seconds. Each command's module
+imports what it needs at its top, and is imported only when that command (or its `--help`) runs.
+"""
 
 from __future__ import annotations
 
-import os
-from typing import Annotated
+import importlib
+from typing import Any
 
 import typer
-import uvicorn
+from typer.core import TyperCommand, TyperGroup
 
-from idp import migrate
-from idp.cli import (
-    adapters_cmd,
-    audit_cmd,
-    ca_cmd,
-    client_cmd,
-    face_cmd,
-    idcheck,
-    keys_cmd,
-    operator_cmd,
-    org,
-    person,
-    seal_cmd,
-    verify_cmd,
-)
-from idp.cli.common import console, err_console, fail, refusals, runtime
-from idp.db import make_engine
-from idp.logs import logging_config
-from idp.runtime import initialise
-from idp.settings import Settings
+# name → ("module:attribute", the one line `yiwang --help` shows); the attribute is a Typer app (a group of
+# commands) or a function (one command). tests/cli/test_startup.py checks each line against the module's.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("idp.cli.service_cmd:init", "Create the data directory, the database schema and the keys (idempotent)."),
+    "serve": ("idp.cli.service_cmd:serve", "Run the service (initialising it on first run)."),
+    "db": ("idp.cli.db_cmd:app", "Database schema (Alembic migrations)."),
+    "id": ("idp.cli.idcheck:app", "Check identifiers: ID numbers, permits, USCC, phones, social-security cards."),
+    "person": ("idp.cli.person:app", "Persons: citizens and residents, keyed by ID number."),
+    "org": ("idp.cli.org:app", "Organisations: departments and enterprises, keyed by USCC."),
+    "keys": ("idp.cli.keys_cmd:app", "The key hierarchy and token signing keys."),
+    "audit": ("idp.cli.audit_cmd:app", "The append-only, hash-chained audit trail."),
+    "operator": ("idp.cli.operator_cmd:app", "Operator API credentials."),
+    "face": ("idp.cli.face_cmd:app", "Face matching (face_recognition): compare two photos."),
+    "adapters": ("idp.cli.adapters_cmd:app", "External providers: SMS, UnionPay, Alipay, population registry, face."),
+    "client": ("idp.cli.client_cmd:app", "OAuth 2.0 / OpenID Connect clients (relying parties and services)."),
+    "ca": ("signing.cli.ca:app", "The PKI: root and issuing CA certificates (PEM)."),
+    "seal": ("signing.cli.seal:app", "Organisation e-seals: certificate, image, policy; seal PDFs."),
+    "verify": (
+        "signing.cli.verify:verify_command",
+        "Verify every signature in a PDF (exit 0 all valid, 1 any invalid, 2 unreadable input).",
+    ),
+}
+
+
+def load_command(name: str) -> Any:
+    """Import the command's module and build its click command, as `add_typer` / `command` would."""
+    module, _, attribute = COMMANDS[name][0].partition(":")
+    target: Any = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer()
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+        holder.command("-")(lambda: None)  # two commands: Typer builds a group, as it does for the root
+    group: Any = typer.main.get_command(holder)
+    return group.commands[name]
+
+
+class LazyGroup(TyperGroup):
+    """The root group: commands are loaded when run; the list in `--help` comes from `COMMANDS`."""
+
+    _listing = False
+
+    # Click's types are Typer's private copy of click (typer._click): hence Any for its context and formatter.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        loaded = super().get_command(ctx, cmd_name)
+        if loaded is not None or cmd_name not in COMMANDS:
+            return loaded
+        if self._listing:  # listing commands for --help: their one line is enough
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name][1], short_help=COMMANDS[cmd_name][1])
+        command = load_command(cmd_name)
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
+    cls=LazyGroup,
+    rich_markup_mode=None,
     help="Yiwang (一网): unified identity and e-signature for city government services.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(idcheck.app, name="id")
-app.add_typer(person.app, name="person")
-app.add_typer(org.app, name="org")
-app.add_typer(keys_cmd.app, name="keys")
-app.add_typer(audit_cmd.app, name="audit")
-app.add_typer(operator_cmd.app, name="operator")
-app.add_typer(face_cmd.app, name="face")
-app.add_typer(adapters_cmd.app, name="adapters")
-app.add_typer(client_cmd.app, name="client")
-app.add_typer(ca_cmd.app, name="ca")
-app.add_typer(seal_cmd.app, name="seal")
-app.command("verify")(verify_cmd.verify_command)
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
-app.add_typer(db_app, name="db")
 
 
-def _announce_sandbox(settings: Settings) -> None:
-    if settings.sandbox:
-        err_console.print(
-            "[bold black on yellow] SANDBOX MODE [/] providers are emulated and demo pages are on; "
-            "set YIWANG_SANDBOX=false for production."
-        )
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    from idp.cli.signing_host import SigningCliHost
 
-
-@app.command()
-def init() -> None:
-    """Create the data directory, the database schema and the keys (idempotent)."""
-    settings = Settings()
-    with refusals():
-        created = initialise(settings)
-    console.print(f"data directory: {settings.data_dir.resolve()}")
-    console.print(f"created: {', '.join(created) if created else 'nothing (already initialised)'}")
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
-) -> None:
-    """Run the service (initialising it on first run)."""
-    settings = Settings()
-    _announce_sandbox(settings)
-    if not settings.sandbox:
-        from idp.provider_settings import ProviderSettings
-
-        problems = ProviderSettings().problems()
-        if problems:
-            fail(f"sandbox mode is off but the providers are not ready: {'; '.join(problems)}")
-    with refusals():
-        created = initialise(settings)
-    if created:
-        console.print(f"first run: created {', '.join(created)} in {settings.data_dir.resolve()}")
-    if "YIWANG_ISSUER" not in os.environ and settings.issuer == Settings.model_fields["issuer"].default:
-        # Workers read settings from the environment: make the issuer match where we actually listen.
-        os.environ["YIWANG_ISSUER"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    browse = os.environ.get("YIWANG_ISSUER", settings.issuer)
-    console.print(f"Yiwang is starting: point a browser at [bold]{browse}/[/]  (Ctrl+C stops it)")
-    uvicorn.run(
-        "idp.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=logging_config(settings.log_level),
-        timeout_graceful_shutdown=15,
-        access_log=settings.access_log,
-        # A worker imports the whole service (PDF signing, face models) before it answers its first ping.
-        timeout_worker_healthcheck=60,
-        proxy_headers=True,
-    )
-
-
-@db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply migrations up to REVISION."""
-    engine = make_engine(Settings().db_url)
-    try:
-        migrate.upgrade(engine, revision)
-        console.print(f"schema at {migrate.current_revision(engine)}")
-    finally:
-        engine.dispose()
-
-
-@db_app.command("downgrade")
-def db_downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision (`base` drops everything).")],
-) -> None:
-    """Revert migrations down to REVISION."""
-    engine = make_engine(Settings().db_url)
-    try:
-        migrate.downgrade(engine, revision)
-        console.print(f"schema at {migrate.current_revision(engine) or 'base'}")
-    finally:
-        engine.dispose()
-
-
-@db_app.command("current")
-def db_current() -> None:
-    """Print the schema revision; exit 1 when it is not the newest."""
-    engine = make_engine(Settings().db_url)
-    try:
-        current, head = migrate.current_revision(engine), migrate.head_revision()
-    finally:
-        engine.dispose()
-    console.print(f"current: {current or 'none'}  head: {head}")
-    if current != head:
-        fail("schema is not current: run `yiwang init`")
-
-
-@db_app.command("purge")
-def db_purge() -> None:
-    """Delete expired codes, flows, sessions, revocation entries and counters."""
-    from idp.oauth.maintenance import purge
-
-    with runtime() as rt:
-        removed = rt.run(purge)
-    console.print(", ".join(f"{name}: {count}" for name, count in removed.items()))
+    # Signing's commands reach the app's services through this (see signing.cli.host).
+    ctx.obj = SigningCliHost()
 
 
 def main() -> None:

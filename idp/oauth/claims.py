@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.masking import mask
-from idp.protect import Protector
 from idp.records.models import Membership, Organisation, Person
 from idp.records.organisations import roles_apply
+from keys.protector import Protector
 
 REAL_NAME = 2
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -18,10 +18,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy.exc import IntegrityError
 
+from idp.oauth.issuing import Issuer
 from idp.oauth.models import UsedAssertion
-
-if TYPE_CHECKING:
-    from idp.oauth.provider import Provider
 
 ASSERTION_ALGORITHMS = ["ES256", "ES384", "RS256", "PS256", "EdDSA"]
 MAX_ASSERTION_BYTES = 8 * 1024
@@ -31,7 +29,7 @@ MAX_ASSERTION_LIFETIME = 600
 class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: Issuer) -> None:
         super().__init__(validate_jti=True, leeway=30)
         self.provider = provider
 

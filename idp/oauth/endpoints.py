@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from idp.oauth import tokens
 from idp.oauth.grants import ALL_AUTH_METHODS, CONFIDENTIAL_AUTH_METHODS, token_hash
+from idp.oauth.issuing import Issuer
 from idp.oauth.models import RefreshToken
 from idp.oauth.signer import InvalidToken
-
-if TYPE_CHECKING:
-    from idp.oauth.provider import Provider
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class FoundToken:
         return self.revoked
 
 
-def find_token(provider: Provider, token_string: str, hint: str | None) -> FoundToken | None:
+def find_token(provider: Issuer, token_string: str, hint: str | None) -> FoundToken | None:
     if token_string.count(".") == 2 and hint != "refresh_token":
         try:
             with provider.runtime.transaction() as session:
@@ -82,7 +80,7 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
         return find_token(self.server.provider, token_string, token_type_hint)
 
     def revoke_token(self, token: FoundToken, request: Any) -> None:
-        provider: Provider = self.server.provider
+        provider: Issuer = self.server.provider
         with provider.runtime.transaction() as session:
             if token.kind == "refresh_token" and token.family_id:
                 provider.revoke_family(session, token.family_id)
@@ -103,7 +101,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return token.client_id == client.client_id or client.client_id in audiences
 
     def introspect_token(self, token: FoundToken) -> dict[str, Any]:
-        provider: Provider = self.server.provider
+        provider: Issuer = self.server.provider
         claims = {k: v for k, v in token.claims.items() if k != "person_id"}
         if token.kind == "refresh_token":
             client = provider.clients.get(token.client_id)

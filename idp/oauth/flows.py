@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from idp.db import utcnow
 from idp.errors import InvalidInput
 from idp.oauth.models import AuthFlow
-from idp.protect import Protector
+from keys.protector import Protector
 
 _BROWSER = "_browser"
 

@@ -11,7 +11,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -22,10 +22,8 @@ from sqlalchemy import update
 from idp import audit
 from idp.db import utcnow
 from idp.oauth import tokens
+from idp.oauth.issuing import Issuer
 from idp.oauth.models import AuthorizationCode, RefreshToken
-
-if TYPE_CHECKING:
-    from idp.oauth.provider import Provider
 
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -102,7 +100,7 @@ class _ProviderGrant:
     server: Any
 
     @property
-    def provider(self) -> Provider:
+    def provider(self) -> Issuer:
         return self.server.provider  # type: ignore[no-any-return]
 
 
@@ -201,7 +199,7 @@ class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
 
 
 class OpenIDCodeExtension(OpenIDCode):  # type: ignore[misc]
-    def __init__(self, provider: Provider) -> None:
+    def __init__(self, provider: Issuer) -> None:
         super().__init__(require_nonce=False)
         self.provider = provider
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from idp.db import new_id, utcnow
 from idp.oauth.models import Lockout, OtpChallenge
-from idp.protect import Protector
+from keys.protector import Protector
 
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)

@@ -17,9 +17,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 import keys
-from idp import keystore
 from idp.db import utcnow
 from idp.runtime import Runtime
+from keys import store as keystore
 
 ALLOWED_ALGORITHMS = ["ES256", "RS256"]
 MAX_TOKEN_BYTES = 16 * 1024

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from idp.oauth.clients import Client
 from idp.oauth.models import PairwiseSubject
-from idp.protect import Protector
+from keys.protector import Protector
 
 PUBLIC = ""
 

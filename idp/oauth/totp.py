@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from idp.oauth.models import TotpFactor
 from idp.oauth.otp import OtpRefused, locked_until, record_failure
-from idp.protect import Protector
+from keys.protector import Protector
 
 TABLE = TotpFactor.__tablename__
 STEP = 30

@@ -25,9 +25,9 @@ from idp.masking import mask
 from idp.oauth import sessions, tokens
 from idp.proofing import strength
 from idp.proofing.models import FaceTemplate, IdClaim, IdConflict
-from idp.protect import Protector
 from idp.records import people
 from idp.records.models import Membership, Organisation, Person
+from keys.protector import Protector
 
 
 class BindingRefused(Conflict):

@@ -14,7 +14,7 @@ from idp.db import utcnow
 from idp.errors import Conflict
 from idp.masking import mask
 from idp.proofing.models import AlipayBinding, BankCard, FaceConsent, FaceTemplate
-from idp.protect import Protector
+from keys.protector import Protector
 
 REAL_NAME, REAL_PERSON = 2, 3
 

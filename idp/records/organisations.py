@@ -14,9 +14,9 @@ from idp import audit
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.identity import InvalidIdentifier, UsccRules, parse_uscc
 from idp.proofing import strength
-from idp.protect import Protector
 from idp.records import people
 from idp.records.models import Membership, Organisation, Person
+from keys.protector import Protector
 
 KINDS = ("department", "enterprise", "other")
 ROLES = ("admin", "agent", "seal_keeper", "signer")

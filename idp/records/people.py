@@ -18,8 +18,8 @@ from idp.db import new_id
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.identity import InvalidIdentifier, check_identifier, normalize_mobile, normalize_ss_card_number
 from idp.masking import mask
-from idp.protect import Protector
 from idp.records.models import Person, SocialSecurityCard
+from keys.protector import Protector
 
 PERSON_ID_KINDS = ("citizen_id", "foreign_pr")
 TABLE = Person.__tablename__

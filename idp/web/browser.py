@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from idp.errors import InvalidInput
-from idp.protect import Protector
+from keys.protector import Protector
 
 COOKIE = "yw_b"
 

@@ -14,6 +14,7 @@ from idp.errors import InvalidInput, NotReady, YiwangError
 from idp.logs import get_logger
 from idp.masking import mask_text
 from idp.web.pages import render
+from signing.errors import SigningError
 
 log = get_logger("yiwang.http")
 _API_PREFIXES = ("/admin/", "/api/", "/readyz", "/healthz")
@@ -25,7 +26,7 @@ def _wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def _respond(request: Request, error: YiwangError) -> Response:
+def _respond(request: Request, error: YiwangError | SigningError) -> Response:
     challenge = getattr(error, "challenge", None)
     headers = {"WWW-Authenticate": challenge or "Bearer"} if error.status == 401 or challenge else None
     if _wants_page(request):
@@ -39,7 +40,7 @@ def _respond(request: Request, error: YiwangError) -> Response:
 
 
 async def _yiwang_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, YiwangError)
+    assert isinstance(exc, YiwangError | SigningError)
     log.info("request refused", path=request.url.path, status=exc.status, detail=exc.detail)
     return _respond(request, exc)
 
@@ -86,5 +87,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(SqlTimeout, _database_busy)
     app.add_exception_handler(YiwangError, _yiwang_error)
+    app.add_exception_handler(SigningError, _yiwang_error)  # signing's own tree, same shape
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

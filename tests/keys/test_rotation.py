@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from idp import keystore, rekey
-from idp.protect import ENCRYPTED_COLUMNS
+from idp.models import ENCRYPTED_COLUMNS
 from idp.records import people
 from idp.records.models import Person, SocialSecurityCard
 from idp.runtime import Runtime, open_runtime
+from keys import rotation
+from keys import store as keystore
 from keys.envelope import key_version
 
 
@@ -32,7 +33,7 @@ def test_rotation_reencrypts_everything_and_retires_the_old_key(rt: Runtime) -> 
     server = open_runtime(rt.settings)
     try:
         seen: list[int] = []
-        report = rekey.rotate(rt, progress=seen.append)
+        report = rotation.rotate(rt.key_rotation(), progress=seen.append)
         assert report.new_version != old
         assert report.rewritten == 3 * 3 + 3
         assert report.retired == [old] and report.remaining == 0
@@ -59,11 +60,11 @@ def test_values_written_under_the_old_key_during_rotation_keep_the_key_alive(rt:
     rt.run(lambda s: people.add(s, rt.protector, id_number="11010519491231002X", name="张三"))
     stale = open_runtime(rt.settings)
     try:
-        rekey.rotate(rt)
+        rotation.rotate(rt.key_rotation())
         # The stale process still encrypts under its old active version until it refreshes.
         stale.run(lambda s: people.register_by_phone(s, stale.protector, "13900000000"))
         assert len(_versions(rt)) == 2
-        report = rekey.rotate(rt)
+        report = rotation.rotate(rt.key_rotation())
         assert report.remaining == 0 and _versions(rt) == {report.new_version}
     finally:
         stale.close()

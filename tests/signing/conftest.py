@@ -21,7 +21,8 @@ import uvicorn
 from idp.app import create_app
 from idp.runtime import Runtime, initialise, open_runtime
 from idp.settings import Settings
-from signing.context import SigningContext, open_context
+from idp.signing_wiring import open_signing
+from signing.context import SigningContext
 from tests.kit.waiting import wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -70,7 +71,7 @@ def module_rt(module_settings: Settings) -> Iterator[Runtime]:
 
 @pytest.fixture(scope="module")
 def ctx(module_rt: Runtime) -> SigningContext:
-    return open_context(module_rt)
+    return open_signing(module_rt)
 
 
 @pytest.fixture(scope="module")

@@ -71,18 +71,14 @@ def world(module_rt: Runtime, ctx: SigningContext, client: TestClient) -> dict[s
         )
         allowed = seals.create(
             session,
-            ctx.authority,
-            rt.master,
-            rt.uscc_rules,
+            ctx,
             uscc=USCC,
             seal_type="contract",
             policy=Policy(clients=frozenset({portal.client_id})),
         )
         other = seals.create(
             session,
-            ctx.authority,
-            rt.master,
-            rt.uscc_rules,
+            ctx,
             uscc=OTHER_USCC,
             seal_type="official",
             policy=Policy(clients=frozenset({stranger.client_id})),
@@ -178,14 +174,12 @@ def test_bad_uploads_are_clear_errors_and_leave_nothing(
     with module_rt.transaction() as session:
         revoked = seals.create(
             session,
-            ctx.authority,
-            module_rt.master,
-            module_rt.uscc_rules,
+            ctx,
             uscc=USCC,
             seal_type="finance",
             policy=Policy(clients=frozenset({world["portal"].client_id})),
         )
-        seals.revoke(session, ctx.authority, revoked.id)
+        seals.revoke(session, ctx, revoked.id)
     assert client.post(f"/signing/v1/seals/{revoked.id}/sign", headers=auth, **upload()).status_code == 403
     monkeypatch.setattr(pades, "MAX_PDF_BYTES", 200)
     too_big = client.post(url, headers=auth, **upload())

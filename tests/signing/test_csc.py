@@ -66,9 +66,7 @@ def world(server: str, module_rt: Runtime, ctx: SigningContext) -> Any:
         organisations.add(session, rt.protector, rt.uscc_rules, uscc=USCC, name="某某市财政局", kind="department")
         seal = seals.create(
             session,
-            ctx.authority,
-            rt.master,
-            rt.uscc_rules,
+            ctx,
             uscc=USCC,
             seal_type="official",
             policy=Policy(clients=frozenset({app.client_id})),

@@ -20,6 +20,7 @@ from idp.runtime import Runtime
 from signing import pkcs11_keys, pki
 from signing.context import SigningContext
 from signing.models import Seal
+from signing.ports import Pkcs11Config
 from signing.sample import one_page_pdf
 
 Tool = Callable[[str], str]
@@ -69,7 +70,7 @@ def test_hsm_seal_signs_and_verifies(token: str, module_rt: Runtime, workdir: Pa
         assert row.pkcs11_label == pkcs11_keys.label_for(seal_id)
 
     # On the token: the private key exists, is sensitive and cannot be exported.
-    session, lock = pkcs11_keys._session(pkcs11_keys.config_from_env())
+    session, lock = pkcs11_keys._session(Pkcs11Config(module=pkcs11_keys.DEFAULT_MODULE, token=token, pin=PIN))
     with lock:
         key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=pkcs11_keys.label_for(seal_id))
         assert key[Attribute.SENSITIVE] and not key[Attribute.EXTRACTABLE]

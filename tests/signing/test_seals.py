@@ -23,12 +23,12 @@ from typer.testing import CliRunner
 from idp.audit import AuditEvent
 from idp.cli.main import app as cli_app
 from idp.db import utcnow
-from idp.errors import Conflict, InvalidInput, NotFound, NotReady
 from idp.records import organisations, people
 from idp.runtime import Runtime
+from idp.signing_wiring import open_signing
 from signing import crl, ocsp, pki, seal_image, seals
-from signing.context import SigningContext, open_context
-from signing.errors import Forbidden
+from signing.context import SigningContext
+from signing.errors import Conflict, Forbidden, InvalidInput, NotFound, NotReady
 from signing.models import IssuedCertificate, Seal, SealUsage
 from signing.policy import Policy, Request, Requester, authorise
 
@@ -45,16 +45,14 @@ def ctx(rt: Runtime) -> SigningContext:
         people.add(session, rt.protector, id_number=KEEPER, name="张三")
         people.add(session, rt.protector, id_number=OUTSIDER, name="李四")
         organisations.add_member(session, rt.protector, rt.uscc_rules, uscc=USCC, id_number=KEEPER, role="seal_keeper")
-    return open_context(rt)
+    return open_signing(rt)
 
 
 def _create(rt: Runtime, ctx: SigningContext, policy: Policy | None = None, **kw: object) -> Seal:
     with rt.transaction() as session:
         return seals.create(
             session,
-            ctx.authority,
-            rt.master,
-            rt.uscc_rules,
+            ctx,
             uscc=USCC,
             seal_type="official",
             policy=policy or Policy(),
@@ -131,13 +129,11 @@ def test_no_cjk_font_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_seal_requests_change_nothing(rt: Runtime, ctx: SigningContext) -> None:
     before = (_count(rt, Seal), _count(rt, IssuedCertificate))
     with rt.transaction() as session, pytest.raises(InvalidInput):
-        seals.create(session, ctx.authority, rt.master, rt.uscc_rules, uscc=USCC, seal_type="bogus", policy=Policy())
+        seals.create(session, ctx, uscc=USCC, seal_type="bogus", policy=Policy())
     with rt.transaction() as session, pytest.raises(NotFound):
         seals.create(
             session,
-            ctx.authority,
-            rt.master,
-            rt.uscc_rules,
+            ctx,
             uscc="91350100M000100Y43",
             seal_type="official",
             policy=Policy(),
@@ -145,9 +141,7 @@ def test_bad_seal_requests_change_nothing(rt: Runtime, ctx: SigningContext) -> N
     with rt.transaction() as session, pytest.raises(InvalidInput):
         seals.create(
             session,
-            ctx.authority,
-            rt.master,
-            rt.uscc_rules,
+            ctx,
             uscc=USCC,
             seal_type="official",
             policy=Policy(daily_cap=0),
@@ -159,7 +153,7 @@ def test_revocation_reaches_crl_and_ocsp_at_once(rt: Runtime, ctx: SigningContex
     seal = _create(rt, ctx)
     serial = int(seal.cert_serial, 16)
     with rt.transaction() as session:
-        seals.revoke(session, ctx.authority, seal.id, "key_compromise")
+        seals.revoke(session, ctx, seal.id, "key_compromise")
     with rt.transaction() as session:
         assert seals.get(session, seal.id).status == "revoked"
         current = x509.load_der_x509_crl(crl.current(session, ctx.authority))
@@ -168,15 +162,17 @@ def test_revocation_reaches_crl_and_ocsp_at_once(rt: Runtime, ctx: SigningContex
         assert answer.certificate_status == x509_ocsp.OCSPCertStatus.REVOKED
         assert answer.revocation_reason == x509.ReasonFlags.key_compromise
     with rt.transaction() as session, pytest.raises(Conflict):
-        seals.revoke(session, ctx.authority, seal.id)
+        seals.revoke(session, ctx, seal.id)
     with rt.transaction() as session, pytest.raises(NotFound):
-        seals.revoke(session, ctx.authority, "no-such-seal")
+        seals.revoke(session, ctx, "no-such-seal")
 
 
 # --- policy ------------------------------------------------------------------------------------------------
 
 
-def _authorise(session: Session, seal: Seal, requester: Requester, kind: str | None = None) -> None:
+def _authorise(
+    ctx: SigningContext, session: Session, seal: Seal, requester: Requester, kind: str | None = None
+) -> None:
     authorise(
         session,
         Request(
@@ -185,54 +181,56 @@ def _authorise(session: Session, seal: Seal, requester: Requester, kind: str | N
             requester=requester,
             document_kind=kind,
             now=utcnow(),
+            directory=ctx.services.directory,
         ),
     )
 
 
 def test_policy_allows_named_clients_and_members_only(rt: Runtime, ctx: SigningContext) -> None:
     with rt.transaction() as session:
-        org = organisations.get_by_uscc(session, USCC, rt.uscc_rules)
-        keeper = seals.member_ids(session, rt.protector, org, [KEEPER])
+        directory = ctx.services.directory
+        org = directory.organisation(session, USCC)
+        keeper = seals.member_ids(session, directory, org, [KEEPER])
         with pytest.raises(InvalidInput):  # not holding a seal role: cannot even be named in a policy
-            seals.member_ids(session, rt.protector, org, [OUTSIDER])
+            seals.member_ids(session, directory, org, [OUTSIDER])
         outsider = people.find_by_id_number(session, rt.protector, OUTSIDER)
         assert outsider is not None
         outsider_id = outsider.id
     seal = _create(rt, ctx, Policy(clients=frozenset({"dept-portal"}), members=keeper))
     keeper_id = next(iter(keeper))
     with rt.transaction() as session:
-        _authorise(session, seal, Requester(kind="client", name="dept-portal", client_id="dept-portal"))
-        _authorise(session, seal, Requester(kind="member", name=keeper_id, person_id=keeper_id))
-        _authorise(session, seal, Requester(kind="operator", name="operator"))
+        _authorise(ctx, session, seal, Requester(kind="client", name="dept-portal", client_id="dept-portal"))
+        _authorise(ctx, session, seal, Requester(kind="member", name=keeper_id, person_id=keeper_id))
+        _authorise(ctx, session, seal, Requester(kind="operator", name="operator"))
     refused = [
         Requester(kind="client", name="other", client_id="other"),
         Requester(kind="member", name=outsider_id, person_id=outsider_id),
     ]
     for requester in refused:
         with rt.transaction() as session, pytest.raises(Forbidden):
-            _authorise(session, seal, requester)
+            _authorise(ctx, session, seal, requester)
 
 
 def test_policy_limits_document_kinds(rt: Runtime, ctx: SigningContext) -> None:
     seal = _create(rt, ctx, Policy(document_kinds=frozenset({"contract"})))
     operator = Requester(kind="operator", name="operator")
     with rt.transaction() as session:
-        _authorise(session, seal, operator, "contract")
+        _authorise(ctx, session, seal, operator, "contract")
     for kind in ("invoice", None):
         with rt.transaction() as session, pytest.raises(Forbidden, match="kind"):
-            _authorise(session, seal, operator, kind)
+            _authorise(ctx, session, seal, operator, kind)
 
 
 def test_daily_cap_is_exact_and_refusals_do_not_count(rt: Runtime, ctx: SigningContext) -> None:
     seal = _create(rt, ctx, Policy(daily_cap=2, clients=frozenset({"portal"})))
     client = Requester(kind="client", name="portal", client_id="portal")
     with rt.transaction() as session, pytest.raises(Forbidden):  # refused before the cap: uses nothing
-        _authorise(session, seal, Requester(kind="client", name="x", client_id="x"))
+        _authorise(ctx, session, seal, Requester(kind="client", name="x", client_id="x"))
     for _ in range(2):
         with rt.transaction() as session:
-            _authorise(session, seal, client)
+            _authorise(ctx, session, seal, client)
     with pytest.raises(Forbidden, match="daily cap"), rt.transaction() as session:
-        _authorise(session, seal, client)
+        _authorise(ctx, session, seal, client)
     assert _count(rt, SealUsage) == 1
     with rt.transaction() as session:
         assert session.scalar(select(SealUsage.count).where(SealUsage.seal_id == seal.id)) == 2
@@ -242,7 +240,7 @@ def test_revoked_or_expired_seal_is_refused(rt: Runtime, ctx: SigningContext) ->
     expired = _create(rt, ctx, validity=timedelta(seconds=1))
     revoked = _create(rt, ctx)
     with rt.transaction() as session:
-        seals.revoke(session, ctx.authority, revoked.id)
+        seals.revoke(session, ctx, revoked.id)
         row = session.get(Seal, expired.id)
         assert row is not None
         row.valid_to = utcnow() - timedelta(seconds=1)
@@ -251,7 +249,7 @@ def test_revoked_or_expired_seal_is_refused(rt: Runtime, ctx: SigningContext) ->
         with rt.transaction() as session, pytest.raises(Forbidden):
             seal = session.get(Seal, seal_id)
             assert seal is not None
-            _authorise(session, seal, operator)
+            _authorise(ctx, session, seal, operator)
 
 
 # --- CLI ------------------------------------------------------------------------------------------------------

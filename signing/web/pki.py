@@ -8,54 +8,24 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.ocsp import OCSPResponseStatus
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from idp.errors import InvalidInput
-from idp.web.deps import RuntimeDep
 from signing import crl, ocsp
-from signing.context import SigningContext, open_context
+from signing.context import SigningContext
+from signing.errors import InvalidInput
 from signing.pki import ISSUING, ROOT
 from signing.tsa import MAX_REQUEST_BYTES as TSA_MAX
+from signing.web.host import SigningDep, read_body
 
 router = APIRouter(tags=["pki"])
 
 # RFC 5280 §4.2.1.13 / RFC 2585 §4.2: caches may keep the CRL a while; OCSP and TSA replies are per request.
 CRL_CACHE = "public, max-age=300"
-
-
-def get_signing(request: Request, runtime: RuntimeDep) -> SigningContext:
-    """The process's signing context, built on first use (keys unsealed once, see `signing.context`)."""
-    state = request.app.state
-    context: SigningContext | None = getattr(state, "signing", None)
-    if context is None or context.runtime is not runtime:
-        with state.runtime_lock:
-            context = getattr(state, "signing", None)
-            if context is None or context.runtime is not runtime:
-                context = open_context(runtime)
-                state.signing = context
-    return context
-
-
-SigningDep = Annotated[SigningContext, Depends(get_signing)]
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413-free: a problem 400) beyond `limit` bytes without reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise InvalidInput(f"the request body is larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise InvalidInput(f"the request body is larger than {limit} bytes")
-    return bytes(body)
 
 
 def _cert(ctx: SigningContext, role: str) -> Response:
@@ -74,7 +44,7 @@ def issuing_certificate(ctx: SigningDep) -> Response:
 
 
 def _crl(ctx: SigningContext, role: str) -> Response:
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         der = crl.current(session, ctx.authority, role)
     return Response(der, media_type="application/pkix-crl", headers={"Cache-Control": CRL_CACHE})
 
@@ -91,7 +61,7 @@ def root_crl(ctx: SigningDep) -> Response:
 
 
 def _ocsp(ctx: SigningContext, body: bytes) -> Response:
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         der = ocsp.respond(session, ctx.authority, body)
     return Response(der, media_type="application/ocsp-response", headers={"Cache-Control": "no-store"})
 

@@ -12,10 +12,9 @@ from typing import Annotated
 
 import typer
 
-from idp.cli.common import JsonOpt, console, err_console, runtime
-from idp.errors import YiwangError
 from signing import pades, verify
-from signing.context import open_context
+from signing.cli.host import JsonOpt, console, err_console, signing_context
+from signing.errors import SigningError
 
 UNREADABLE = 2
 
@@ -58,6 +57,7 @@ def _print(report: verify.Report) -> None:
 
 
 def verify_command(
+    cli: typer.Context,
     file: Annotated[Path, typer.Argument(help="The PDF to verify.")],
     as_json: JsonOpt = False,
 ) -> None:
@@ -68,13 +68,12 @@ def verify_command(
         data = file.read_bytes()
     except OSError as exc:
         raise _unreadable(f"cannot read {file}: {exc.strerror}") from None
-    with runtime() as rt:
-        ctx = open_context(rt)
-        with rt.transaction() as session:
+    with signing_context(cli) as ctx:
+        with ctx.services.transaction() as session:
             trust = verify.trust_from(session, ctx.authority)
         try:
             report = verify.verify_pdf(data, trust)
-        except YiwangError as exc:
+        except SigningError as exc:
             raise _unreadable(exc.detail) from None
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")

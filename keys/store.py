@@ -1,6 +1,7 @@
 """Where the key hierarchy is kept: wrapped data keys and sealed token signing keys, in the database.
 
 The master key stays outside the database (see `keys.master`); everything here is useless without it.
+The tables are declared on the service's one declarative base (`keys.schema`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import Any
 from sqlalchemy import JSON, Integer, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-import keys
-from idp.db import Base, UTCDateTime, utcnow
+from keys.envelope import new_data_key, unwrap_key, wrap_key
+from keys.keyset import SigningKeyMaterial, generate_signing_key, published, signing_candidate
+from keys.schema import Base, UTCDateTime, utcnow
 
 FIELD = "field"
 INDEX = "index"
@@ -39,8 +41,8 @@ class SigningKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    def material(self) -> keys.SigningKeyMaterial:
-        return keys.SigningKeyMaterial(
+    def material(self) -> SigningKeyMaterial:
+        return SigningKeyMaterial(
             kid=self.kid,
             alg=self.alg,
             public_jwk=self.public_jwk,
@@ -63,7 +65,7 @@ def add_data_key(session: Session, master: bytes, purpose: str) -> DataKey:
     row = DataKey(
         version=version,
         purpose=purpose,
-        wrapped=keys.wrap_key(master, keys.new_data_key(), _label(version)),
+        wrapped=wrap_key(master, new_data_key(), _label(version)),
         status="active",
     )
     session.add(row)
@@ -72,7 +74,7 @@ def add_data_key(session: Session, master: bytes, purpose: str) -> DataKey:
 
 
 def unwrap(master: bytes, row: DataKey) -> bytes:
-    return keys.unwrap_key(master, row.wrapped, _label(row.version))
+    return unwrap_key(master, row.wrapped, _label(row.version))
 
 
 def ensure_keys(session: Session, master: bytes, token_alg: str) -> list[str]:
@@ -83,13 +85,13 @@ def ensure_keys(session: Session, master: bytes, token_alg: str) -> list[str]:
             add_data_key(session, master, purpose)
             created.append(f"{purpose} data key")
     for alg in sorted({token_alg, "ES256"}):
-        if keys.signing_candidate(signing_materials(session), alg) is None:
+        if signing_candidate(signing_materials(session), alg) is None:
             add_signing_key(session, master, alg)
             created.append(f"{alg} token signing key")
     return created
 
 
-def signing_materials(session: Session) -> list[keys.SigningKeyMaterial]:
+def signing_materials(session: Session) -> list[SigningKeyMaterial]:
     return [row.material() for row in session.scalars(select(SigningKey))]
 
 
@@ -98,7 +100,7 @@ def add_signing_key(session: Session, master: bytes, alg: str, now: datetime | N
     now = now or utcnow()
     for old in session.scalars(select(SigningKey).where(SigningKey.alg == alg, SigningKey.retired_at.is_(None))):
         old.retired_at = now
-    material = keys.generate_signing_key(alg, master, now)
+    material = generate_signing_key(alg, master, now)
     row = SigningKey(
         kid=material.kid,
         alg=alg,
@@ -113,7 +115,7 @@ def add_signing_key(session: Session, master: bytes, alg: str, now: datetime | N
 
 def jwks(session: Session, now: datetime, max_token_lifetime: timedelta) -> dict[str, list[dict[str, Any]]]:
     """The public JWK set: live keys and retired keys whose tokens may not have expired yet."""
-    live = keys.published(signing_materials(session), now, max_token_lifetime)
+    live = published(signing_materials(session), now, max_token_lifetime)
     return {"keys": [k.public_jwk for k in sorted(live, key=lambda k: k.created_at, reverse=True)]}
 
 

@@ -8,20 +8,25 @@ are marked retired only when no value uses them any more.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
-from idp import audit, keystore
-from idp.db import Base
-from idp.keystore import FIELD, DataKey
-from idp.protect import ENCRYPTED_COLUMNS
-from idp.runtime import Runtime
 from keys.envelope import key_version
+from keys.protector import Protector
+from keys.schema import Base
+from keys.store import FIELD, DataKey, add_data_key
 
 BATCH = 200
+
+
+class KeyAudit(Protocol):
+    def __call__(self, session: Session, action: str, subject: str, detail: dict[str, Any], /) -> None:
+        """Append an audit event in the caller's transaction."""
 
 
 @dataclass(frozen=True)
@@ -32,17 +37,29 @@ class RotationReport:
     retired: list[int]
 
 
+@dataclass(frozen=True)
+class Rotation:
+    """What a rotation works with, given by the app: its unit of work, the process's protector, the master
+    key, every encrypted column by table, and its audit trail."""
+
+    transaction: Callable[[], AbstractContextManager[Session]]
+    protector: Protector
+    master: bytes
+    columns: Mapping[str, tuple[str, ...]]
+    audit: KeyAudit
+
+
 def _table(name: str) -> Table:
     return Base.metadata.tables[name]
 
 
-def count_rows(rt: Runtime) -> int:
+def count_rows(rt: Rotation) -> int:
     with rt.transaction() as session:
-        return sum(session.scalar(select(func.count()).select_from(_table(t))) or 0 for t in ENCRYPTED_COLUMNS)
+        return sum(session.scalar(select(func.count()).select_from(_table(t))) or 0 for t in rt.columns)
 
 
 def _rewrite_batch(
-    session: Session, rt: Runtime, table: Table, columns: tuple[str, ...], after: str
+    session: Session, rt: Rotation, table: Table, columns: tuple[str, ...], after: str
 ) -> tuple[int, int, str | None]:
     """Re-encrypt one batch of rows with ids after `after`. Returns (rows seen, values rewritten, last id)."""
     (pk,) = table.primary_key.columns
@@ -68,9 +85,9 @@ def _rewrite_batch(
     return len(rows), rewritten, rows[-1].row_id if rows else None
 
 
-def _reencrypt_all(rt: Runtime, progress: Callable[[int], None]) -> int:
+def _reencrypt_all(rt: Rotation, progress: Callable[[int], None]) -> int:
     rewritten = 0
-    for name, columns in ENCRYPTED_COLUMNS.items():
+    for name, columns in rt.columns.items():
         table, after = _table(name), ""
         while True:
             with rt.transaction() as session:
@@ -83,20 +100,20 @@ def _reencrypt_all(rt: Runtime, progress: Callable[[int], None]) -> int:
     return rewritten
 
 
-def _versions_in_use(rt: Runtime) -> set[int]:
+def _versions_in_use(rt: Rotation) -> set[int]:
     used: set[int] = set()
     with rt.transaction() as session:
-        for name, columns in ENCRYPTED_COLUMNS.items():
+        for name, columns in rt.columns.items():
             table = _table(name)
             for row in session.execute(select(*(table.c[c] for c in columns))):
                 used.update(key_version(b) for b in row if b is not None)
     return used
 
 
-def rotate(rt: Runtime, progress: Callable[[int], None] = lambda n: None) -> RotationReport:
+def rotate(rt: Rotation, progress: Callable[[int], None] = lambda n: None) -> RotationReport:
     with rt.transaction() as session:
-        new = keystore.add_data_key(session, rt.master, FIELD)
-        audit.record(session, audit.Event(action="keys.rotate", subject=f"data-key/{new.version}"))
+        new = add_data_key(session, rt.master, FIELD)
+        rt.audit(session, "keys.rotate", f"data-key/{new.version}", {})
         new_version = new.version
     rt.protector.reload()
     rewritten = _reencrypt_all(rt, progress)
@@ -108,12 +125,5 @@ def rotate(rt: Runtime, progress: Callable[[int], None] = lambda n: None) -> Rot
                 key.status = "retired"
                 retired.append(key.version)
         remaining = len(in_use - {new_version})
-        audit.record(
-            session,
-            audit.Event(
-                action="keys.reencrypt",
-                subject=f"data-key/{new_version}",
-                detail={"rewritten": rewritten, "retired": retired},
-            ),
-        )
+        rt.audit(session, "keys.reencrypt", f"data-key/{new_version}", {"rewritten": rewritten, "retired": retired})
     return RotationReport(new_version, rewritten, remaining, retired)

@@ -19,24 +19,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from idp import audit
-from idp.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from idp.oauth import clients, sessions
-from idp.records import organisations
-from idp.web.bearer import AccessToken, require_token
-from idp.web.browser import check_csrf, csrf_token, ensure_browser, set_browser
-from idp.web.pages import render
-from idp.web.pki_routes import SigningDep
 from signing import citizen, pades, sealing, verify
 from signing.context import SigningContext
-from signing.errors import Forbidden, PayloadTooLarge
+from signing.errors import Conflict, Forbidden, InvalidInput, PayloadTooLarge, Unauthorized
 from signing.models import Seal
 from signing.policy import Policy, Requester
+from signing.ports import AuditEvent
+from signing.web.host import Caller, HostDep, SigningDep, WebHost, require_token
 
 router = APIRouter(prefix="/signing/v1", tags=["signing"])
 
-SealToken = Annotated[AccessToken, Depends(require_token("seal"))]
-SignToken = Annotated[AccessToken, Depends(require_token("sign"))]
+SealToken = Annotated[Caller, Depends(require_token("seal"))]
+SignToken = Annotated[Caller, Depends(require_token("sign"))]
 MULTIPART_SLACK = 64 * 1024  # form fields and part headers around the file
 
 
@@ -69,7 +63,7 @@ def _pdf_response(result: pades.SignedPdf, record_id: str) -> Response:
     return Response(result.data, media_type="application/pdf", headers=headers)
 
 
-def _client(token: AccessToken) -> Requester:
+def _client(token: Caller) -> Requester:
     return Requester(kind="client", name=token.client_id, channel="api", client_id=token.client_id)
 
 
@@ -104,7 +98,7 @@ async def seal_sign(
 
 
 def _allowed_seals(ctx: SigningContext, client_id: str, org_id: str | None = None) -> list[Seal]:
-    with ctx.runtime.transaction() as session:
+    with ctx.services.transaction() as session:
         query = select(Seal)
         if org_id is not None:
             query = query.where(Seal.org_id == org_id)
@@ -134,13 +128,12 @@ def signature_records(
     before: Annotated[datetime | None, Query(description="Only records signed before this time.")] = None,
 ) -> dict[str, Any]:
     """An organisation's signature records, newest first; for clients its seals' policies name."""
-    rt = ctx.runtime
-    with rt.transaction() as session:
-        organisation = organisations.get_by_uscc(session, org, rt.uscc_rules)
+    with ctx.services.transaction() as session:
+        organisation = ctx.services.directory.organisation(session, org)
         org_id, uscc = organisation.id, organisation.uscc
     if not _allowed_seals(ctx, token.client_id, org_id):
         raise Forbidden("this client may not use any seal of that organisation")
-    with rt.transaction() as session:
+    with ctx.services.transaction() as session:
         rows = sealing.records_for_org(session, org_id, limit=limit, before=before)
         return {"org": uscc, "signatures": [sealing.record_dict(r) for r in rows]}
 
@@ -152,7 +145,7 @@ async def verify_pdf(request: Request, ctx: SigningDep, file: UploadFile | None 
     document = await read_pdf(request, file)
 
     def work() -> dict[str, Any]:
-        with ctx.runtime.transaction() as session:
+        with ctx.services.transaction() as session:
             trust = verify.trust_from(session, ctx.authority)
         report = verify.verify_pdf(document, trust)
         return {"document_sha256": hashlib.sha256(document).hexdigest(), **report.to_dict()}
@@ -198,35 +191,26 @@ async def citizen_sign(
 # --- the confirmation page (for people, in a browser signed in to us) ---------------------------------------
 
 
-def _signed_in_person(request: Request, ctx: SigningContext) -> str:
+def _signed_in_person(request: Request, host: WebHost, ctx: SigningContext) -> str:
     """The person of this browser's SSO session, which must itself be loa:3 and fresh."""
-    with ctx.runtime.transaction() as session:
-        login = sessions.load(session, request.cookies.get(sessions.COOKIE))
+    with ctx.services.transaction() as session:
+        login = host.login(request, session)
         if login is None:
             raise Unauthorized("请先登录（实人认证）再确认签署。Sign in (with identity verification) to confirm.")
         citizen.check_authentication(login.person_id, login.acr, login.auth_time)
         return login.person_id
 
 
-def _client_name(session: Session, client_id: str) -> str:
-    try:
-        return clients.get_row(session, client_id).name
-    except NotFound:
-        return client_id
-
-
 @router.get("/confirm/{confirmation_id}")
-def confirm_page(confirmation_id: str, request: Request, ctx: SigningDep, k: str = "") -> Response:
-    person_id = _signed_in_person(request, ctx)
-    rt = ctx.runtime
-    with rt.transaction() as session:
+def confirm_page(confirmation_id: str, request: Request, ctx: SigningDep, host: HostDep, k: str = "") -> Response:
+    person_id = _signed_in_person(request, host, ctx)
+    with ctx.services.transaction() as session:
         row = citizen.for_person(session, confirmation_id, k, person_id)
         if row.status != "pending":
             raise Conflict("这份文件已确认过。This document was already confirmed.")
-        name = _client_name(session, row.client_id)
+        name = host.client_name(session, row.client_id)
         digest = row.document_sha256
-    browser = ensure_browser(request)
-    page = render(
+    page = host.render(
         request,
         "sign_confirm.html",
         {
@@ -235,20 +219,20 @@ def confirm_page(confirmation_id: str, request: Request, ctx: SigningDep, k: str
             "document_url": f"/signing/v1/confirm/{confirmation_id}/document?k={k}",
             "confirmation_id": confirmation_id,
             "secret": k,
-            "csrf": csrf_token(rt.protector, "sign-confirm", confirmation_id, browser),
+            "csrf": host.csrf_token(request, "sign-confirm", confirmation_id),
         },
     )
     page.headers["Cache-Control"] = "no-store"
-    return set_browser(request, page, rt.settings.issuer.startswith("https"))
+    return host.finish(request, page)
 
 
 @router.get("/confirm/{confirmation_id}/document")
-def confirm_document(confirmation_id: str, request: Request, ctx: SigningDep, k: str = "") -> Response:
+def confirm_document(confirmation_id: str, request: Request, ctx: SigningDep, host: HostDep, k: str = "") -> Response:
     """The document the page shows, to the person it was sent to only."""
-    person_id = _signed_in_person(request, ctx)
-    with ctx.runtime.transaction() as session:
+    person_id = _signed_in_person(request, host, ctx)
+    with ctx.services.transaction() as session:
         row = citizen.for_person(session, confirmation_id, k, person_id)
-        document = citizen.document_for(session, ctx.runtime.protector, row)
+        document = citizen.document_for(session, ctx.services.protection, row)
     return Response(
         document,
         media_type="application/pdf",
@@ -261,18 +245,18 @@ def confirm_submit(
     confirmation_id: str,
     request: Request,
     ctx: SigningDep,
+    host: HostDep,
     k: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
     document_sha256: Annotated[str, Form()] = "",
 ) -> Response:
-    person_id = _signed_in_person(request, ctx)
-    rt = ctx.runtime
-    check_csrf(rt.protector, request, csrf, "sign-confirm", confirmation_id)
+    person_id = _signed_in_person(request, host, ctx)
+    host.check_csrf(request, csrf, "sign-confirm", confirmation_id)
 
     def work(session: Session) -> tuple[str, str]:
-        row = citizen.confirm(session, confirmation_id, k, person_id, document_sha256)
-        return _client_name(session, row.client_id), row.document_sha256
+        row = citizen.confirm(session, ctx.services.audit, confirmation_id, k, person_id, document_sha256)
+        return host.client_name(session, row.client_id), row.document_sha256
 
-    refusal = audit.Event(action="sign.confirm", subject=confirmation_id[:36], actor=person_id, channel="web")
-    name, digest = rt.run(work, refusal=refusal)
-    return render(request, "sign_confirmed.html", {"client_name": name, "document_sha256": digest})
+    refusal = AuditEvent(action="sign.confirm", subject=confirmation_id[:36], actor=person_id, channel="web")
+    name, digest = ctx.run(work, refusal=refusal)
+    return host.render(request, "sign_confirmed.html", {"client_name": name, "document_sha256": digest})

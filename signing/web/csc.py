@@ -14,14 +14,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from idp.errors import YiwangError
-from idp.web.bearer import AccessToken, require_token
-from idp.web.pki_routes import SigningDep, read_body
 from signing import csc, pades
 from signing.context import SigningContext
+from signing.errors import SigningError
+from signing.web.host import Caller, SigningDep, read_body, require_token
 
 router = APIRouter(prefix="/csc/v2", tags=["csc"])
-SealToken = Annotated[AccessToken, Depends(require_token("seal"))]
+SealToken = Annotated[Caller, Depends(require_token("seal"))]
 # signDoc carries whole PDFs in base64 (4/3 of their size) inside JSON.
 MAX_BODY = pades.MAX_PDF_BYTES * 4 // 3 + 64 * 1024
 
@@ -35,7 +34,7 @@ def _error(status: int, error: str, description: str) -> JSONResponse:
 async def _call(request: Request, ctx: SigningContext, client_id: str, work: Work) -> JSONResponse:
     try:
         raw = await read_body(request, MAX_BODY)
-    except YiwangError:
+    except SigningError:
         return _error(413, "invalid_request", f"the request body is larger than {MAX_BODY} bytes")
     try:
         body = json.loads(raw or b"{}")

@@ -11,14 +11,11 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from idp import audit
-from idp.cli.common import JsonOpt, console, emit, fail, runtime
-from idp.db import new_id
-from idp.records import organisations
-from idp.records.models import Organisation
+from keys.schema import new_id
 from signing import pades, pkcs11_keys, sealing, seals
-from signing.context import open_context
+from signing.cli.host import JsonOpt, console, emit, fail, services, signing_context
 from signing.policy import Policy, Requester
+from signing.ports import AuditEvent
 
 app = typer.Typer(help="Organisation e-seals: certificate, image, policy; seal PDFs.", no_args_is_help=True)
 
@@ -57,6 +54,7 @@ CapOpt = Annotated[int | None, typer.Option("--daily-cap", help="Most signatures
 
 @app.command("create")
 def create(
+    cli: typer.Context,
     org: Annotated[str, typer.Option("--org", help="The organisation's USCC.")],
     seal_type: Annotated[str, typer.Option("--type", help=f"One of: {', '.join(seals.TYPES)}.")],
     image: Annotated[Path | None, typer.Option("--image", help="PNG image of the seal (default: drawn).")] = None,
@@ -78,23 +76,20 @@ def create(
             png = image.read_bytes()
         except OSError as exc:
             fail(f"cannot read {image}: {exc.strerror}")
-    with runtime() as rt:
-        ctx = open_context(rt)
-        rules = rt.uscc_rules
+    with signing_context(cli) as ctx:
+        directory = ctx.services.directory
 
         def work(session: Session) -> seals.SealView:
-            org_row = organisations.get_by_uscc(session, org, rules)
-            member_ids = seals.member_ids(session, rt.protector, org_row, members or [])
+            org_row = directory.organisation(session, org)
+            member_ids = seals.member_ids(session, directory, org_row, members or [])
             material = None
             seal_id = None
             if pkcs11:
                 seal_id = new_id()
-                material = pkcs11_keys.generate(pkcs11_keys.config_from_env(), seal_id, key_alg)
+                material = pkcs11_keys.generate(pkcs11_keys.configured(ctx.services.pkcs11), seal_id, key_alg)
             seal = seals.create(
                 session,
-                ctx.authority,
-                rt.master,
-                rules,
+                ctx,
                 uscc=org,
                 seal_type=seal_type,
                 policy=_policy(clients, kinds, daily_cap, member_ids),
@@ -104,10 +99,10 @@ def create(
                 key_material=material,
                 seal_id=seal_id,
             )
-            return seals.view(session, seal)
+            return seals.view(session, directory, seal)
 
-        refusal = audit.Event(action="seal.create", subject=org.strip()[:18], detail={"type": seal_type})
-        view = rt.run(work, refusal=refusal)
+        refusal = AuditEvent(action="seal.create", subject=org.strip()[:18], detail={"type": seal_type})
+        view = ctx.run(work, refusal=refusal)
     if as_json:
         emit({"id": view.id, **view.to_dict()}, True)
     else:
@@ -116,13 +111,14 @@ def create(
 
 @app.command("list")
 def list_(
+    cli: typer.Context,
     org: Annotated[str | None, typer.Option("--org", help="Only this organisation's seals (USCC).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List seals (id, organisation, type, status)."""
-    with runtime() as rt:
-        rules = rt.uscc_rules
-        views = rt.run(lambda s: [seals.view(s, seal) for seal in seals.list_seals(s, rules, org)])
+    with services(cli) as opened, opened.transaction() as session:
+        directory = opened.directory
+        views = [seals.view(session, directory, seal) for seal in seals.list_seals(session, directory, org)]
     if as_json:
         emit({"seals": [{k: v for k, v in view.to_dict().items() if k != "certificate"} for view in views]}, True)
         return
@@ -133,22 +129,26 @@ def list_(
 
 
 @app.command("show")
-def show(seal_id: SealId, as_json: JsonOpt = False) -> None:
+def show(cli: typer.Context, seal_id: SealId, as_json: JsonOpt = False) -> None:
     """Show a seal: certificate serial, validity, status, policy (and the certificate PEM with --json)."""
-    with runtime() as rt:
-        _emit(rt.run(lambda s: seals.view(s, seals.get(s, seal_id))), as_json)
+    with services(cli) as opened, opened.transaction() as session:
+        view = seals.view(session, opened.directory, seals.get(session, seal_id))
+    _emit(view, as_json)
 
 
 @app.command("image")
-def image(seal_id: SealId, out: Annotated[Path, typer.Argument(help="Where to write the PNG.")]) -> None:
+def image(
+    cli: typer.Context, seal_id: SealId, out: Annotated[Path, typer.Argument(help="Where to write the PNG.")]
+) -> None:
     """Write the seal's image (PNG)."""
-    with runtime() as rt:
-        png = rt.run(lambda s: seals.get(s, seal_id).image_png)
+    with services(cli) as opened, opened.transaction() as session:
+        png = seals.get(session, seal_id).image_png
     out.write_bytes(png)
 
 
 @app.command("policy")
 def policy(
+    cli: typer.Context,
     seal_id: SealId,
     clients: ClientOpt = None,
     members: MemberOpt = None,
@@ -157,22 +157,22 @@ def policy(
     as_json: JsonOpt = False,
 ) -> None:
     """Replace a seal's policy (options not given become empty: nobody by that route, any kind, no cap)."""
-    with runtime() as rt:
+    with signing_context(cli) as ctx:
+        directory = ctx.services.directory
 
         def work(session: Session) -> seals.SealView:
             seal = seals.get(session, seal_id)
-            org_row = session.get(Organisation, seal.org_id)
-            assert org_row is not None
-            member_ids = seals.member_ids(session, rt.protector, org_row, members or [])
-            return seals.view(
-                session, seals.set_policy(session, seal_id, _policy(clients, kinds, daily_cap, member_ids))
-            )
+            org_row = directory.organisation_by_id(session, seal.org_id)
+            member_ids = seals.member_ids(session, directory, org_row, members or [])
+            changed = seals.set_policy(session, ctx.services, seal_id, _policy(clients, kinds, daily_cap, member_ids))
+            return seals.view(session, directory, changed)
 
-        _emit(rt.run(work, refusal=audit.Event(action="seal.policy", subject=seal_id[:36])), as_json)
+        _emit(ctx.run(work, refusal=AuditEvent(action="seal.policy", subject=seal_id[:36])), as_json)
 
 
 @app.command("revoke")
 def revoke(
+    cli: typer.Context,
     seal_id: SealId,
     reason: Annotated[
         str,
@@ -183,15 +183,16 @@ def revoke(
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a seal: it signs nothing more, and CRL and OCSP say so at once."""
-    with runtime() as rt:
-        ctx = open_context(rt)
-        refusal = audit.Event(action="seal.revoke", subject=seal_id[:36])
-        view = rt.run(lambda s: seals.view(s, seals.revoke(s, ctx.authority, seal_id, reason)), refusal=refusal)
+    with signing_context(cli) as ctx:
+        refusal = AuditEvent(action="seal.revoke", subject=seal_id[:36])
+        directory = ctx.services.directory
+        view = ctx.run(lambda s: seals.view(s, directory, seals.revoke(s, ctx, seal_id, reason)), refusal=refusal)
     _emit(view, as_json)
 
 
 @app.command("sign")
 def sign(
+    cli: typer.Context,
     seal_id: SealId,
     infile: Annotated[Path, typer.Argument(help="The PDF to seal.")],
     outfile: Annotated[Path, typer.Argument(help="Where to write the sealed PDF (written only on success).")],
@@ -211,8 +212,7 @@ def sign(
         document = infile.read_bytes()
     except OSError as exc:
         fail(f"cannot read {infile}: {exc.strerror}")
-    with runtime() as rt:
-        ctx = open_context(rt)
+    with signing_context(cli) as ctx:
         result = sealing.seal_document(
             ctx,
             seal_id,
