@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +15,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from idp.audit import background as audit_sealer
 from idp.errors import NotReady
 from idp.logs import configure_structlog, get_logger
 from idp.provider_audit import audit_hook
@@ -22,6 +25,7 @@ from idp.settings import Settings
 from idp.web import (
     account,
     admin,
+    audit_api,
     authorize,
     clients_api,
     csc_api,
@@ -57,9 +61,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("not ready", reason=exc.detail)
         if settings.sandbox:
             log.warning("SANDBOX MODE: providers are emulated; do not use with real citizens' data")
+        sealer = None
+        if settings.audit_seal_interval_s > 0:
+            # Every worker runs one; the sequencer lock lets one seal at a time and the others skip the round.
+            sealer = asyncio.create_task(audit_sealer.run(lambda: app.state.runtime, settings.audit_seal_interval_s))
+        app.state.audit_sealer = sealer
         try:
             yield
         finally:
+            if sealer is not None:
+                sealer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sealer
             await app.state.adapters.aclose()
             if app.state.runtime is not None:
                 app.state.runtime.close()
@@ -80,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.router.routes.insert(0, oauth_api.TOKEN_ROUTE)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.include_router(health.router)
+    app.include_router(audit_api.router)
     app.include_router(home.router)
     app.include_router(admin.router)
     app.include_router(oauth_api.router)

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         description="Comma-separated registration authorities or authority+type pairs accepted in USCCs "
         "(e.g. `1,5,9,Y` or `11,91`); empty accepts every authority in the GB 32100 tables.",
     )
+    audit_seal_interval_s: float = Field(
+        5.0, ge=0, description="How often each app process seals waiting audit events (0: only `yiwang audit seal`)."
+    )
     log_level: str = "INFO"
     access_log: bool = Field(True, description="One JSON line per HTTP request (credentials and PII masked).")
 

@@ -234,7 +234,7 @@ def test_duplicate_person_is_409_and_audited(
     assert count(rt, Person) == 1
     with rt.transaction() as session:
         events = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "person.add").order_by(AuditEvent.seq)
+            select(AuditEvent).where(AuditEvent.action == "person.add").order_by(AuditEvent.at)
         ).all()
     assert [e.outcome for e in events] == ["success", "refused"]
     refusal = events[-1]
