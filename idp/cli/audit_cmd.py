@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from idp import audit
 from idp.audit import proofs, sequencer
 from idp.audit import verify as verifying
 from idp.cli.common import JsonOpt, console, emit, fail, runtime
+from idp.runtime import Runtime
 
 app = typer.Typer(
     help="The append-only audit trail, sealed into a Merkle tree with signed tree heads.", no_args_is_help=True
 )
+
+
+@contextmanager
+def _reading(rt: Runtime) -> Iterator[Session]:
+    """A read-only snapshot: a long `verify` must not hold SQLite's write lock, nor see a seal half-way."""
+    options: dict[str, object] = {"read_only": True}
+    if rt.engine.dialect.name == "postgresql":
+        options["isolation_level"] = "REPEATABLE READ"
+    with rt.engine.connect().execution_options(**options) as conn, conn.begin(), Session(bind=conn) as session:
+        yield session
 
 
 @app.command("seal")
@@ -53,7 +67,7 @@ def verify(
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             fail(f"cannot read the known tree head: {exc}")
-    with runtime() as rt, rt.transaction() as session:
+    with runtime() as rt, _reading(rt) as session:
         report = verifying.verify(session, rt.master, rt.settings.issuer, head)
     if not report.intact:
         fail(f"audit log broken: {report.problem}")
@@ -68,7 +82,7 @@ def prove(
     ] = None,
 ) -> None:
     """Print (JSON) the inclusion proof of an event in a signed tree head: RFC 6962 §2.1.1 audit path."""
-    with runtime() as rt, rt.transaction() as session:
+    with runtime() as rt, _reading(rt) as session:
         try:
             proof = proofs.inclusion(session, event_id, tree_size, content=True)
         except proofs.ProofError as exc:
@@ -84,7 +98,7 @@ def consistency(
     second: Annotated[int | None, typer.Argument(min=1, help="Size of the newer one (default: the latest).")] = None,
 ) -> None:
     """Print (JSON) the consistency proof between two signed tree heads: RFC 6962 §2.1.2."""
-    with runtime() as rt, rt.transaction() as session:
+    with runtime() as rt, _reading(rt) as session:
         try:
             proof = proofs.consistency(session, first, second)
         except proofs.ProofError as exc:
@@ -100,7 +114,7 @@ def tail(
     as_json: JsonOpt = False,
 ) -> None:
     """The last N events, oldest first, with their leaf index once sealed (`-` while waiting)."""
-    with runtime() as rt, rt.transaction() as session:
+    with runtime() as rt, _reading(rt) as session:
         rows = audit.tail(session, n)
         ids = [row.id for row in rows]
         query = select(audit.AuditLeaf.event_id, audit.AuditLeaf.idx).where(audit.AuditLeaf.event_id.in_(ids))
