@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from idp.audit import background as audit_sealer
 from idp.errors import NotReady
@@ -41,6 +42,9 @@ from idp.web import (
     signing_api,
     stepup,
 )
+from idp.web.body_limit import BodyLimit, BodyTooLarge, Limits, handle_body_too_large
+from idp.web.operator_first import OperatorFirst
+from idp.web.security_headers import SecurityHeaders
 
 log = get_logger("yiwang.app")
 
@@ -90,6 +94,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime_lock = threading.Lock()
     app.state.runtime_tried_at = 0.0
     problems.install(app)
+    app.add_exception_handler(BodyTooLarge, handle_body_too_large)
+    # Outermost last: the client's address is settled first, every response gets the security headers, an
+    # oversized body is refused before the operator lookup, and that lookup comes before any body is read.
+    app.add_middleware(OperatorFirst)
+    app.add_middleware(BodyLimit, limits=Limits.from_settings(settings))
+    app.add_middleware(SecurityHeaders, https=settings.issuer.startswith("https://"))
+    if settings.trusted_proxy_list:
+        # X-Forwarded-For / -Proto count only when the connection comes from one of these (uvicorn's own
+        # proxy handling is off in `yiwang serve`, so nothing else trusts them).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxy_list))
     app.router.routes.insert(0, oauth_api.TOKEN_ROUTE)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.include_router(health.router)

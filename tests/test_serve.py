@@ -50,6 +50,8 @@ def test_first_run_serves_logs_masked_and_shuts_down_gracefully(tmp_path: Path, 
         home = httpx.get(f"{base}/", timeout=5)
         assert "沙箱" in home.text  # sandbox mode is announced on the page
         assert httpx.get(f"{base}/lookup/13800138000", timeout=5).status_code == 404
+        # No proxy is trusted by default, not even one on 127.0.0.1 (uvicorn's own default).
+        httpx.get(f"{base}/healthz", headers={"X-Forwarded-For": "203.0.113.77"}, timeout=5)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -67,4 +69,5 @@ def test_first_run_serves_logs_masked_and_shuts_down_gracefully(tmp_path: Path, 
     json_lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     access = [r for r in json_lines if r.get("logger") == "uvicorn.access"]
     assert any("138****8000" in r["event"] for r in access), json_lines[-5:]
+    assert not any("203.0.113.77" in r["event"] for r in access)
     assert any("Application shutdown complete" in r["event"] for r in json_lines)

@@ -104,7 +104,7 @@ def serve(
         access_log=settings.access_log,
         # A worker imports the whole service (PDF signing, face models) before it answers its first ping.
         timeout_worker_healthcheck=60,
-        proxy_headers=True,
+        proxy_headers=False,  # the app trusts X-Forwarded-* from YIWANG_TRUSTED_PROXIES only
     )
 
 

@@ -23,7 +23,8 @@ def _wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def _respond(request: Request, error: YiwangError) -> Response:
+def respond(request: Request, error: YiwangError) -> Response:
+    """The response for a refusal: a page for a browser, RFC 7807 JSON for everything else."""
     challenge = getattr(error, "challenge", None)
     headers = {"WWW-Authenticate": challenge or "Bearer"} if error.status == 401 or challenge else None
     if _wants_page(request):
@@ -39,21 +40,21 @@ def _respond(request: Request, error: YiwangError) -> Response:
 async def _yiwang_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, YiwangError)
     log.info("request refused", path=request.url.path, status=exc.status, detail=exc.detail)
-    return _respond(request, exc)
+    return respond(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     # Pydantic echoes the offending input; keep only where and what, never the value.
     parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-    return _respond(request, InvalidInput(mask_text("; ".join(parts))))
+    return respond(request, InvalidInput(mask_text("; ".join(parts))))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error = YiwangError(str(exc.detail))
     error.status, error.slug, error.title = exc.status_code, f"http-{exc.status_code}", str(exc.detail)
-    return _respond(request, error)
+    return respond(request, error)
 
 
 def install(app: FastAPI) -> None:
