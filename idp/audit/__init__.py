@@ -6,12 +6,13 @@ Callers record with `audit.record(session, audit.Event(...))`.
 """
 
 from idp.audit.events import AuditEvent, AuditUnsealed, Event, as_dict, leaf_data, record, tail, write_pending
-from idp.audit.heads import AuditKey, AuditLeaf, AuditTreeHead, TreeHead
+from idp.audit.heads import AuditKey, AuditLeaf, AuditTile, AuditTreeHead, TreeHead
 
 __all__ = [
     "AuditEvent",
     "AuditKey",
     "AuditLeaf",
+    "AuditTile",
     "AuditTreeHead",
     "AuditUnsealed",
     "Event",

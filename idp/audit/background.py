@@ -6,7 +6,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
 from idp.audit import sequencer
+from idp.audit.events import AuditUnsealed
+from idp.db import read_only
 from idp.logs import get_logger
 
 if TYPE_CHECKING:
@@ -17,6 +21,9 @@ log = get_logger("yiwang.audit")
 
 def seal_round(runtime: Runtime) -> int:
     """Seal everything waiting, batch by batch; stop at once if another node holds the sequencer lock."""
+    with read_only(runtime.engine) as conn:
+        if conn.execute(select(AuditUnsealed.event_id).limit(1)).first() is None:
+            return 0  # nothing waits: don't take SQLite's write lock (or a PostgreSQL connection) for nothing
     total = 0
     while True:
         with runtime.transaction() as session:

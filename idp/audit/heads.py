@@ -24,6 +24,9 @@ from idp.db import Base, UTCDateTime, utcnow
 
 ALG = "ES256"
 TYP = "audit-sth+jws"
+# Leaves per tile: the hash of every aligned perfect subtree of this many leaves is stored, so a proof reads
+# about size/TILE tile hashes and at most two tiles' leaves instead of every leaf.
+TILE = 256
 
 
 class AuditLeaf(Base):
@@ -34,6 +37,15 @@ class AuditLeaf(Base):
     idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     event_id: Mapped[str] = mapped_column(ForeignKey("audit_events.id"), unique=True)
     leaf_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditTile(Base):
+    """MTH of leaves [idx * TILE, (idx + 1) * TILE), stored when the sequencer completes the tile."""
+
+    __tablename__ = "audit_tiles"
+
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tile_hash: Mapped[str] = mapped_column(String(64))
 
 
 class AuditTreeHead(Base):

@@ -7,9 +7,22 @@ interior nodes with 0x01, so a leaf can never pass for a node (second-preimage r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+class Leaves(Protocol):
+    """Leaf hashes by index: a list, or a view that loads them from storage on demand."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> bytes: ...
+
+
+# The hash of the perfect subtree over leaves [lo, hi) when it is stored (a tile), else None.
+Known = Callable[[int, int], bytes | None]
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -27,14 +40,18 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def _mth(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
+def _mth(leaves: Leaves, lo: int, hi: int, known: Known | None = None) -> bytes:
     n = hi - lo
     if n == 0:
         return EMPTY_ROOT
     if n == 1:
         return leaves[lo]
+    if known is not None:
+        stored = known(lo, hi)
+        if stored is not None:
+            return stored
     k = _split(n)
-    return node_hash(_mth(leaves, lo, lo + k), _mth(leaves, lo + k, hi))
+    return node_hash(_mth(leaves, lo, lo + k, known), _mth(leaves, lo + k, hi, known))
 
 
 def root(leaves: Sequence[bytes]) -> bytes:
@@ -78,8 +95,11 @@ class Frontier:
         return acc
 
 
-def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """PATH(m, D[n]) of RFC 6962 §2.1.1 for leaf `index` in the tree of all `leaves`."""
+def inclusion_proof(index: int, leaves: Leaves, known: Known | None = None) -> list[bytes]:
+    """PATH(m, D[n]) of RFC 6962 §2.1.1 for leaf `index` in the tree of all `leaves`.
+
+    `known` supplies stored subtree hashes, so that whole subtrees need not be rehashed from their leaves.
+    """
     if not 0 <= index < len(leaves):
         raise ValueError(f"leaf {index} is not in a tree of {len(leaves)}")
 
@@ -89,13 +109,13 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
             return []
         k = _split(n)
         if m < k:
-            return path(m, lo, lo + k) + [_mth(leaves, lo + k, hi)]
-        return path(m - k, lo + k, hi) + [_mth(leaves, lo, lo + k)]
+            return path(m, lo, lo + k) + [_mth(leaves, lo + k, hi, known)]
+        return path(m - k, lo + k, hi) + [_mth(leaves, lo, lo + k, known)]
 
     return path(index, 0, len(leaves))
 
 
-def consistency_proof(first: int, leaves: Sequence[bytes]) -> list[bytes]:
+def consistency_proof(first: int, leaves: Leaves, known: Known | None = None) -> list[bytes]:
     """PROOF(m, D[n]) of RFC 6962 §2.1.2: the tree of the first `first` leaves is a prefix of all `leaves`."""
     second = len(leaves)
     if not 0 <= first <= second:
@@ -106,11 +126,11 @@ def consistency_proof(first: int, leaves: Sequence[bytes]) -> list[bytes]:
     def subproof(m: int, lo: int, hi: int, whole: bool) -> list[bytes]:
         n = hi - lo
         if m == n:
-            return [] if whole else [_mth(leaves, lo, hi)]
+            return [] if whole else [_mth(leaves, lo, hi, known)]
         k = _split(n)
         if m <= k:
-            return subproof(m, lo, lo + k, whole) + [_mth(leaves, lo + k, hi)]
-        return subproof(m - k, lo + k, hi, False) + [_mth(leaves, lo, lo + k)]
+            return subproof(m, lo, lo + k, whole) + [_mth(leaves, lo + k, hi, known)]
+        return subproof(m - k, lo + k, hi, False) + [_mth(leaves, lo, lo + k, known)]
 
     return subproof(first, 0, second, True)
 

@@ -1,7 +1,7 @@
 """Inclusion and consistency proofs against signed tree heads, as JSON-ready dicts (hashes in hex).
 
-A proof is built over the stored leaf hashes up to the head's size: O(size) hashing per proof, which is
-fine for the CLI and for a citizen's occasional request (see docs/audit.md for the numbers and the limit).
+A proof reads the stored tile hashes (one per TILE leaves) and the leaves of at most the two tiles it cuts
+through, then rehashes only those: about size/TILE + 2·TILE hashes, not the whole tree.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from idp.audit import heads, merkle
 from idp.audit.events import AuditEvent, as_dict
-from idp.audit.heads import AuditLeaf, AuditTreeHead
+from idp.audit.heads import TILE, AuditLeaf, AuditTile, AuditTreeHead
 
 
 class ProofError(Exception):
@@ -33,9 +33,35 @@ def _head(session: Session, tree_size: int | None) -> AuditTreeHead:
     return row
 
 
-def _leaf_hashes(session: Session, size: int) -> list[bytes]:
-    rows = session.scalars(select(AuditLeaf.leaf_hash).where(AuditLeaf.idx < size).order_by(AuditLeaf.idx))
-    return [bytes.fromhex(h) for h in rows]
+class StoredTree:
+    """The first `size` leaves as `merkle` sees them: leaves loaded a tile at a time, tiles as known hashes."""
+
+    def __init__(self, session: Session, size: int) -> None:
+        self._session, self._size = session, size
+        complete = size // TILE
+        rows = session.execute(select(AuditTile.idx, AuditTile.tile_hash).where(AuditTile.idx < complete))
+        self._tiles = {idx: bytes.fromhex(h) for idx, h in rows}
+        self._blocks: dict[int, list[bytes]] = {}
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index: int, /) -> bytes:
+        block = index // TILE
+        if block not in self._blocks:
+            hi = min((block + 1) * TILE, self._size)
+            rows = self._session.scalars(
+                select(AuditLeaf.leaf_hash)
+                .where(AuditLeaf.idx >= block * TILE, AuditLeaf.idx < hi)
+                .order_by(AuditLeaf.idx)
+            )
+            self._blocks[block] = [bytes.fromhex(h) for h in rows]
+        return self._blocks[block][index - block * TILE]
+
+    def known(self, lo: int, hi: int) -> bytes | None:
+        if hi - lo == TILE and lo % TILE == 0:
+            return self._tiles.get(lo // TILE)
+        return None
 
 
 def inclusion(
@@ -49,13 +75,13 @@ def inclusion(
     head = _head(session, tree_size)
     if leaf.idx >= head.tree_size:
         raise ProofError(f"event {event_id} is leaf {leaf.idx}, not in the tree of size {head.tree_size}")
-    leaves = _leaf_hashes(session, head.tree_size)
+    tree = StoredTree(session, head.tree_size)
     proof: dict[str, Any] = {
         "event_id": event_id,
         "leaf_index": leaf.idx,
         "leaf_hash": leaf.leaf_hash,
         "tree_size": head.tree_size,
-        "audit_path": [h.hex() for h in merkle.inclusion_proof(leaf.idx, leaves)],
+        "audit_path": [h.hex() for h in merkle.inclusion_proof(leaf.idx, tree, tree.known)],
         "tree_head": heads.public(head).as_dict(),
     }
     if content:
@@ -70,11 +96,11 @@ def consistency(session: Session, first: int, second: int | None = None) -> dict
     old = _head(session, first)
     if old.tree_size > new.tree_size:
         raise ProofError(f"tree head {old.tree_size} is newer than tree head {new.tree_size}")
-    leaves = _leaf_hashes(session, new.tree_size)
+    tree = StoredTree(session, new.tree_size)
     return {
         "first": heads.public(old).as_dict(),
         "second": heads.public(new).as_dict(),
-        "consistency_path": [h.hex() for h in merkle.consistency_proof(old.tree_size, leaves)],
+        "consistency_path": [h.hex() for h in merkle.consistency_proof(old.tree_size, tree, tree.known)],
     }
 
 

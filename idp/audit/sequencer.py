@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from idp.audit import heads, merkle
 from idp.audit.events import AuditEvent, AuditUnsealed, leaf_data
-from idp.audit.heads import AuditLeaf, AuditTreeHead
+from idp.audit.heads import TILE, AuditLeaf, AuditTile, AuditTreeHead
 from idp.db import utcnow
 
 # Any constant will do as long as nothing else in the database uses it: "yiwang audit" in ASCII, truncated.
@@ -73,12 +73,21 @@ def seal(session: Session, master: bytes, log: str, *, wait: bool = False, batch
     )
     if not events:
         return SealResult(0, None)
+    old_size = frontier.size
     leaves = []
     for event in events:
         digest = merkle.leaf_hash(leaf_data(event))
         leaves.append(AuditLeaf(idx=frontier.size, event_id=event.id, leaf_hash=digest.hex()))
         frontier.push(digest)
     session.add_all(leaves)
+    session.flush()
+    for tile in range(old_size // TILE, frontier.size // TILE):  # the tiles this round completed
+        hashes = session.scalars(
+            select(AuditLeaf.leaf_hash)
+            .where(AuditLeaf.idx >= tile * TILE, AuditLeaf.idx < (tile + 1) * TILE)
+            .order_by(AuditLeaf.idx)
+        )
+        session.add(AuditTile(idx=tile, tile_hash=merkle.root([bytes.fromhex(h) for h in hashes]).hex()))
     session.execute(delete(AuditUnsealed).where(AuditUnsealed.event_id.in_([e.id for e in events])))
     key = heads.signing_key(session, master)
     root = frontier.root().hex()

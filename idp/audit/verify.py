@@ -1,7 +1,7 @@
 """`audit verify`: recompute everything from the events and name the first problem.
 
 Checked, in tree order: every leaf has an event whose content still hashes to the leaf (altered, removed
-events); leaf indexes have no gap; every tree head is signed by a trusted audit key over exactly its fields
+events); leaf indexes have no gap; every stored tile (the proofs' shortcut) is the root of its leaves; every tree head is signed by a trusted audit key over exactly its fields
 and its root is the root recomputed over the first `tree_size` leaves (reordered, replaced or removed leaves;
 altered heads); heads never go back in time; no leaf lies beyond the last head; and every event is either in
 the tree or waiting for the sequencer. Because every head's root is recomputed over one and the same leaf
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from idp.audit import heads, merkle
 from idp.audit.events import AuditEvent, AuditUnsealed, leaf_data
-from idp.audit.heads import AuditLeaf, AuditTreeHead, TreeHead
+from idp.audit.heads import TILE, AuditLeaf, AuditTile, AuditTreeHead, TreeHead
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ def verify(session: Session, master: bytes, log: str, known: TreeHead | None = N
     head_iter = _heads(session)
     head = next(head_iter, None)
     checked_heads, last_time = 0, 0
+    tiles = {idx: h for idx, h in session.execute(select(AuditTile.idx, AuditTile.tile_hash))}
+    block: list[bytes] = []
 
     def bad(problem: str, leaf: int | None = None) -> Report:
         return Report(False, frontier.size, checked_heads, problem, leaf)
@@ -99,6 +101,12 @@ def verify(session: Session, master: bytes, log: str, known: TreeHead | None = N
         if digest.hex() != leaf.leaf_hash:
             return bad(f"event {event.id} (leaf {leaf.idx}) was altered", leaf.idx)
         frontier.push(digest)
+        block.append(digest)
+        if len(block) == TILE:
+            tile = leaf.idx // TILE
+            if tiles.pop(tile, None) != merkle.root(block).hex():
+                return bad(f"tile {tile} (leaves {tile * TILE} to {leaf.idx}) is missing or does not match", leaf.idx)
+            block = []
         if known is not None and known.tree_size == frontier.size and known.root_hash != frontier.root().hex():
             return bad(f"the log differs from the known tree head of size {known.tree_size}", leaf.idx)
         if head is not None and head.tree_size == frontier.size:
@@ -113,6 +121,8 @@ def verify(session: Session, master: bytes, log: str, known: TreeHead | None = N
             f"leaf {frontier.size} onwards is missing",
             frontier.size,
         )
+    if tiles:
+        return bad(f"tile {min(tiles)} covers leaves that do not exist")
     if known is not None and known.tree_size > frontier.size:
         return bad(f"the log holds {frontier.size} leaves, fewer than the known tree head ({known.tree_size})")
     signed = 0 if checked_heads == 0 else _last_size(session)

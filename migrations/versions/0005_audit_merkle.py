@@ -6,7 +6,7 @@ Create Date: 2026-11-30
 
 The audit trail without a global lock: events get a random id and are appended with no shared row (the
 `audit_head` row and the per-event hash chain go); a sequencer puts them into an RFC 6962 Merkle tree
-(`audit_leaves`) and signs tree heads (`audit_tree_heads`) with an audit key (`audit_keys`). Events, leaves and
+(`audit_leaves`, with the hash of every 256-leaf tile in `audit_tiles` for fast proofs) and signs tree heads (`audit_tree_heads`) with an audit key (`audit_keys`). Events, leaves and
 heads are append-only (triggers); `audit_unsealed` is the sequencer's queue. Existing events are kept: they
 get ids and wait in the queue for the first seal. The downgrade rebuilds the hash chain.
 """
@@ -27,7 +27,7 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-GUARDED = ("audit_events", "audit_leaves", "audit_tree_heads")
+GUARDED = ("audit_events", "audit_leaves", "audit_tiles", "audit_tree_heads")
 
 
 def _postgres() -> bool:
@@ -121,6 +121,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name=op.f("uq_audit_leaves_event_id")),
     )
     op.create_table(
+        "audit_tiles",
+        sa.Column("idx", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("tile_hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("idx", name=op.f("pk_audit_tiles")),
+    )
+    op.create_table(
         "audit_tree_heads",
         sa.Column("tree_size", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("root_hash", sa.String(length=64), nullable=False),
@@ -174,6 +180,7 @@ def downgrade() -> None:
         _unguard(table)
     op.drop_table("audit_keys")
     op.drop_table("audit_tree_heads")
+    op.drop_table("audit_tiles")
     op.drop_table("audit_leaves")
     op.drop_table("audit_unsealed")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:

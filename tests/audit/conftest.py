@@ -12,7 +12,7 @@ from idp.audit import sequencer
 from idp.audit import verify as verifying
 from idp.runtime import Runtime
 
-GUARDED = ("audit_events", "audit_leaves", "audit_tree_heads")
+GUARDED = ("audit_events", "audit_leaves", "audit_tiles", "audit_tree_heads")
 
 
 def append(rt: Runtime, n: int, prefix: str = "s") -> None:

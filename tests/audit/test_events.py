@@ -22,12 +22,18 @@ def test_masks_personal_data_in_events(rt: Runtime) -> None:
     assert "11010519491231002X" not in row.subject and "13800138000" not in row.actor + str(row.detail)
 
 
-@pytest.mark.parametrize("table", ["audit_events", "audit_leaves", "audit_tree_heads"])
+@pytest.mark.parametrize("table", ["audit_events", "audit_leaves", "audit_tiles", "audit_tree_heads"])
 @pytest.mark.parametrize("verb", ["UPDATE {} SET {} = {}", "DELETE FROM {}"])
 def test_database_refuses_update_and_delete(rt: Runtime, table: str, verb: str) -> None:
-    append(rt, 1)
+    from idp.audit.heads import TILE
+
+    with rt.transaction() as s:
+        for i in range(TILE):
+            audit.record(s, audit.Event(action="bulk", subject=f"b{i}"))
     seal(rt)
-    column = {"audit_events": "outcome", "audit_leaves": "leaf_hash", "audit_tree_heads": "root_hash"}[table]
+    column = {"audit_events": "outcome", "audit_leaves": "leaf_hash", "audit_tree_heads": "root_hash"}.get(
+        table, "tile_hash"
+    )
     with pytest.raises(DBAPIError, match="append-only"), rt.engine.begin() as conn:
         conn.execute(text(verb.format(table, column, "'x'")))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from joserfc import jws
 from joserfc.jwk import ECKey
+from sqlalchemy import func, select
 
 from idp import audit
 from idp.audit import heads, merkle, proofs
@@ -104,3 +105,36 @@ def test_unsealed_and_unknown_events_have_no_proof(rt: Runtime) -> None:
             proofs.inclusion(s, "00000000-0000-0000-0000-000000000000")
         with pytest.raises(proofs.ProofError, match="no tree head of size 999"):
             proofs.consistency(s, 999)
+
+
+def _many(rt: Runtime, n: int) -> None:
+    with rt.transaction() as s:
+        for i in range(n):
+            audit.record(s, audit.Event(action="bulk", subject=f"b{i}"))
+
+
+def test_proofs_over_stored_tiles_match_proofs_over_every_leaf(rt: Runtime) -> None:
+    """Heads at sizes that cut tiles in different places; the tiles give the same proofs as all the leaves."""
+    from idp.audit.heads import TILE
+
+    sizes = []
+    for n in (TILE - 3, 2, TILE + 40, 3 * TILE):  # ends inside tile 0, exactly on tiles, and beyond
+        _many(rt, n)
+        sizes.append(seal(rt).tree_size)
+    with rt.transaction() as s:
+        everything = [
+            bytes.fromhex(h) for h in s.scalars(select(audit.AuditLeaf.leaf_hash).order_by(audit.AuditLeaf.idx))
+        ]
+        assert s.scalar(select(func.count()).select_from(audit.AuditTile)) == sizes[-1] // TILE
+        for size in sizes:
+            for idx in (0, TILE - 1, TILE, size // 2, size - 1):
+                if idx >= size:
+                    continue
+                event_id = s.scalars(select(audit.AuditLeaf.event_id).where(audit.AuditLeaf.idx == idx)).one()
+                proof = proofs.inclusion(s, event_id, size)
+                assert [bytes.fromhex(h) for h in proof["audit_path"]] == merkle.inclusion_proof(idx, everything[:size])
+                assert proofs.check_inclusion(proof)
+        for first in sizes:
+            proof = proofs.consistency(s, first, sizes[-1])
+            assert [bytes.fromhex(h) for h in proof["consistency_path"]] == merkle.consistency_proof(first, everything)
+            assert proofs.check_consistency(proof)

@@ -181,3 +181,19 @@ def test_a_log_truncated_behind_a_known_head_is_detected(rt: Runtime) -> None:
     )
     assert verify(rt).intact  # nothing left inside the database shows it
     assert verify(rt, known).problem == f"the log holds {first} leaves, fewer than the known tree head ({second})"
+
+
+def test_an_altered_tile_is_detected(rt: Runtime) -> None:
+    """Tiles are the proofs' shortcut: a forged one would make proofs disagree with the leaves."""
+    from idp import audit
+    from idp.audit.heads import TILE
+
+    with rt.transaction() as s:
+        for i in range(TILE + 5):
+            audit.record(s, audit.Event(action="bulk", subject=f"b{i}"))
+    seal(rt)
+    assert verify(rt).intact
+    tamper(rt, "UPDATE audit_tiles SET tile_hash = :h WHERE idx = 0", h="ab" * 32)
+    assert verify(rt).problem == f"tile 0 (leaves 0 to {TILE - 1}) is missing or does not match"
+    tamper(rt, "DELETE FROM audit_tiles")
+    assert verify(rt).problem == f"tile 0 (leaves 0 to {TILE - 1}) is missing or does not match"
