@@ -199,3 +199,12 @@ def test_a_trusted_proxy_setting_must_be_addresses(settings: Settings) -> None:
 
     with pytest.raises(ValidationError, match="not an IP address or network"):
         Settings(data_dir=settings.data_dir, trusted_proxies="proxy.internal")
+
+
+def test_only_the_document_under_signature_may_be_framed_and_only_by_us(client: TestClient) -> None:
+    """The confirmation page shows the PDF in an iframe of ours: that one response allows our own origin."""
+    document = client.get("/signing/v1/confirm/abc/document", params={"k": "x"})
+    assert document.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in document.headers["content-security-policy"]
+    page = client.get("/signing/v1/confirm/abc", params={"k": "x"})
+    assert page.headers["x-frame-options"] == "DENY"
