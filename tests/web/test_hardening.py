@@ -160,11 +160,21 @@ def test_routes_that_take_uploads_get_room_for_them(client: TestClient) -> None:
     assert status == 413
 
 
-def test_the_operator_token_is_checked_before_the_body_is_parsed(client: TestClient) -> None:
-    """Without a token a malformed body is never parsed: 401, where FastAPI alone would answer 422."""
-    for headers in ({}, {"Authorization": "Bearer yw_op_not-a-real-token"}):
+def test_the_operator_token_is_checked_before_the_body_is_read(client: TestClient) -> None:
+    """Without a valid token the body is never read, let alone parsed: 401, where FastAPI alone answers 422."""
+    app = client.app
+    assert isinstance(app, FastAPI)
+
+    def untouched() -> Iterator[bytes]:
+        raise AssertionError("the body was read")
+        yield b""
+
+    for token in ({}, {"authorization": "Bearer yw_op_not-a-real-token"}):
+        headers = {"content-type": "application/json", "content-length": "9", **token}
+        status, _, _ = _call(app, "/admin/v1/persons", untouched(), headers)
+        assert status == 401, token
         response = client.post("/admin/v1/persons", content=b"{not json", headers=headers)
-        assert response.status_code == 401, headers
+        assert response.status_code == 401, token
 
 
 # --- trusted proxies (issue 11 #4) ---------------------------------------------------------------------
