@@ -153,6 +153,14 @@ def test_a_removed_latest_head_is_detected(rt: Runtime) -> None:
     first, second = _sealed(rt)
     tamper(rt, "DELETE FROM audit_tree_heads WHERE tree_size = :n", n=second)
     assert verify(rt).problem == f"leaves {first} to {second - 1} are under no signed tree head"
+    # The sequencer will not paper over it by signing a new head on top.
+    import pytest
+
+    from idp.audit import sequencer
+
+    append(rt, 1)
+    with pytest.raises(sequencer.SequencerError, match=f"leaf {first} exists beyond the last signed tree head"):
+        seal(rt)
 
 
 def test_an_event_dropped_from_the_queue_is_detected(rt: Runtime) -> None:
