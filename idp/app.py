@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +14,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from idp.audit import background as audit_sealer
 from idp.errors import NotReady
 from idp.logs import configure_structlog, get_logger
 from idp.provider_audit import audit_hook
@@ -22,6 +26,7 @@ from idp.settings import Settings
 from idp.web import (
     account,
     admin,
+    audit_api,
     authorize,
     clients_api,
     demo,
@@ -34,6 +39,9 @@ from idp.web import (
     sandbox,
     stepup,
 )
+from idp.web.body_limit import BodyLimit, BodyTooLarge, Limits, handle_body_too_large
+from idp.web.operator_first import OperatorFirst
+from idp.web.security_headers import SecurityHeaders
 from idp.web.signing_host import IdpSigningHost
 from signing.web import api as signing_api
 from signing.web import csc as signing_csc
@@ -58,9 +66,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("not ready", reason=exc.detail)
         if settings.sandbox:
             log.warning("SANDBOX MODE: providers are emulated; do not use with real citizens' data")
+        sealer = None
+        if settings.audit_seal_interval_s > 0:
+            # Every worker runs one; the sequencer lock lets one seal at a time and the others skip the round.
+            sealer = asyncio.create_task(audit_sealer.run(lambda: app.state.runtime, settings.audit_seal_interval_s))
+        app.state.audit_sealer = sealer
         try:
             yield
         finally:
+            if sealer is not None:
+                sealer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sealer
             await app.state.adapters.aclose()
             if app.state.runtime is not None:
                 app.state.runtime.close()
@@ -78,9 +95,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime_lock = threading.Lock()
     app.state.runtime_tried_at = 0.0
     problems.install(app)
+    app.add_exception_handler(BodyTooLarge, handle_body_too_large)
+    # Outermost last: the client's address is settled first, every response gets the security headers, an
+    # oversized body is refused before the operator lookup, and that lookup comes before any body is read.
+    app.add_middleware(OperatorFirst)
+    app.add_middleware(BodyLimit, limits=Limits.from_settings(settings))
+    app.add_middleware(SecurityHeaders, https=settings.issuer.startswith("https://"))
+    if settings.trusted_proxy_list:
+        # X-Forwarded-For / -Proto count only when the connection comes from one of these (uvicorn's own
+        # proxy handling is off in `yiwang serve`, so nothing else trusts them).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxy_list))
     app.router.routes.insert(0, oauth_api.TOKEN_ROUTE)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.include_router(health.router)
+    app.include_router(audit_api.router)
     app.include_router(home.router)
     app.include_router(admin.router)
     app.include_router(oauth_api.router)

@@ -41,7 +41,7 @@ def config(settings: Settings, host: str, port: int, workers: int) -> uvicorn.Co
         access_log=settings.access_log,
         # A worker imports the whole service (PDF signing, face models) before it answers its first ping.
         timeout_worker_healthcheck=60,
-        proxy_headers=True,
+        proxy_headers=False,  # the app trusts X-Forwarded-* from YIWANG_TRUSTED_PROXIES only
     )
 
 

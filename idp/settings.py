@@ -8,6 +8,7 @@ the refusal into one line naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -250,6 +251,17 @@ class Settings(BaseSettings):
     pkcs11_token: str | None = Field(None, description="Label of the token that holds seal keys.")
     pkcs11_pin: SecretStr | None = Field(None, description="The token's user PIN.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    audit_seal_interval_s: float = Field(
+        5.0, ge=0, description="How often each app process seals waiting audit events (0: only `yiwang audit seal`)."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated IP addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (e.g. `172.28.0.10` or `10.0.0.0/8`); empty trusts none.",
+    )
+    max_form_body_bytes: int = Field(64 * 1024, ge=1024, description="Request body limit of OAuth, forms and APIs.")
+    max_face_body_bytes: int = Field(13 * 1024 * 1024, ge=1024, description="Request body limit for face frames.")
+    max_document_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Largest PDF accepted in an upload.")
     access_log: bool = Field(True, description="One JSON line per HTTP request (credentials and PII masked).")
 
     # OAuth 2.0 / OpenID Connect lifetimes (seconds).
@@ -293,6 +305,22 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, v: str) -> str:
+        for item in (i.strip() for i in v.split(",")):
+            if not item:
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return v
+
+    @property
+    def trusted_proxy_list(self) -> tuple[str, ...]:
+        return tuple(i.strip() for i in self.trusted_proxies.split(",") if i.strip())
 
     @cached_property
     def db_url(self) -> str:

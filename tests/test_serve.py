@@ -55,6 +55,8 @@ def test_first_run_serves_logs_masked_and_shuts_down_gracefully(tmp_path: Path, 
         for _ in range(4):
             discovery = httpx.get(f"{base}/.well-known/openid-configuration", timeout=5).json()
             assert discovery["issuer"] == base
+        # No proxy is trusted by default, not even one on 127.0.0.1 (uvicorn's own default).
+        httpx.get(f"{base}/healthz", headers={"X-Forwarded-For": "203.0.113.77"}, timeout=5)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -72,4 +74,5 @@ def test_first_run_serves_logs_masked_and_shuts_down_gracefully(tmp_path: Path, 
     json_lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     access = [r for r in json_lines if r.get("logger") == "uvicorn.access"]
     assert any("138****8000" in r["event"] for r in access), json_lines[-5:]
+    assert not any("203.0.113.77" in r["event"] for r in access)
     assert any("Application shutdown complete" in r["event"] for r in json_lines)

@@ -54,6 +54,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_operator(request: Request, runtime: RuntimeDep) -> str:
+    checked = request.scope.get("state", {}).get("operator")  # by `operator_first`, before the body was read
+    if isinstance(checked, str):
+        return checked
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     with runtime.transaction() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
@@ -76,57 +76,68 @@ def _end(request: Request, provider: Provider, uri: str | None, state: str | Non
     return response
 
 
+def _rp_request(request: Request, provider: Provider, params: dict[str, str]) -> Response:
+    """A relying party's logout request (RP-Initiated Logout §2), by GET or POST alike."""
+    client_id, uri, error = _target(provider, params)
+    if error:
+        return error_page(request, error)
+    # An RP that proves which session it means (id_token_hint with the current sid) needs no confirmation.
+    hint_claims = (
+        logout.id_token_hint_claims(provider, params.get("id_token_hint", "")) if params.get("id_token_hint") else None
+    )
+    with provider.runtime.transaction() as session:
+        login = sessions.load(session, request.cookies.get(sessions.COOKIE))
+        current_sid = login.sid if login else None
+    if hint_claims is not None and current_sid and hint_claims.get("sid") == current_sid:
+        return _end(request, provider, uri, params.get("state"))
+    browser = ensure_browser(request)
+    csrf = csrf_token(provider.runtime.protector, "logout", "-", browser)
+    page = render(
+        request,
+        "logout.html",
+        {
+            "csrf": csrf,
+            "client_id": client_id or "",
+            "uri": uri or "",
+            "state": params.get("state", ""),
+        },
+    )
+    return set_browser(request, page, provider.settings.issuer.startswith("https"))
+
+
 @router.get("/logout")
 async def logout_page(request: Request, provider: ProviderDep) -> Response:
     params = dict(request.query_params)
+    return await run_in_threadpool(_rp_request, request, provider, params)
 
-    def work() -> Response:
-        client_id, uri, error = _target(provider, params)
-        if error:
-            return error_page(request, error)
-        # An RP that proves which session it means (id_token_hint with the current sid) needs no confirmation.
-        hint_claims = (
-            logout.id_token_hint_claims(provider, params.get("id_token_hint", ""))
-            if params.get("id_token_hint")
-            else None
-        )
-        with provider.runtime.transaction() as session:
-            login = sessions.load(session, request.cookies.get(sessions.COOKIE))
-            current_sid = login.sid if login else None
-        if hint_claims is not None and current_sid and hint_claims.get("sid") == current_sid:
-            return _end(request, provider, uri, params.get("state"))
-        browser = ensure_browser(request)
-        csrf = csrf_token(provider.runtime.protector, "logout", "-", browser)
-        page = render(
-            request,
-            "logout.html",
-            {
-                "csrf": csrf,
-                "client_id": client_id or "",
-                "uri": uri or "",
-                "state": params.get("state", ""),
-            },
-        )
-        return set_browser(request, page, provider.settings.issuer.startswith("https"))
 
-    return await run_in_threadpool(work)
+# The confirmation form's fields and their longest accepted values.
+_CONFIRMATION = {"csrf": 128, "client_id": 64, "uri": 1000, "state": 500}
 
 
 @router.post("/logout")
-async def logout_submit(
-    request: Request,
-    provider: ProviderDep,
-    csrf: Annotated[str, Form(max_length=128)],
-    client_id: Annotated[str, Form(max_length=64)] = "",
-    uri: Annotated[str, Form(max_length=1000)] = "",
-    state: Annotated[str, Form(max_length=500)] = "",
-) -> Response:
+async def logout_submit(request: Request, provider: ProviderDep) -> Response:
+    """Either the person's confirmation (our form: CSRF-checked) or a relying party's POST (treated as its GET).
+
+    RP-Initiated Logout §2 has the OP support POST as well as GET; a relying party's form carries
+    `id_token_hint`, `post_logout_redirect_uri`, `state`..., never our `csrf` field, so that field tells the two
+    apart. Only the confirmation ends a session without a matching id_token_hint, and it needs the CSRF token.
+    """
+    form = await request.form()
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "logout", "-")
+        if "csrf" not in fields:
+            return _rp_request(request, provider, fields)
+        if any(len(fields.get(name, "")) > limit for name, limit in _CONFIRMATION.items()):
+            return error_page(request, "the logout form is not valid")
+        check_csrf(provider.runtime.protector, request, fields["csrf"], "logout", "-")
         # Re-check the target: the form's hidden fields are the client's word, not ours.
-        _, verified, error = _target(provider, {"client_id": client_id, "post_logout_redirect_uri": uri})
+        _, verified, error = _target(
+            provider, {"client_id": fields.get("client_id", ""), "post_logout_redirect_uri": fields.get("uri", "")}
+        )
         if error:
             return error_page(request, error)
-        return _end(request, provider, verified, state or None)
+        return _end(request, provider, verified, fields.get("state") or None)
 
     return await run_in_threadpool(work)

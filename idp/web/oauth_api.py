@@ -98,9 +98,24 @@ async def token(request: Request) -> Response:
 TOKEN_ROUTE = Route("/token", token, methods=["POST"], name="token")
 
 
+def client_authentication_failed_is_401(result: OAuthResponse) -> OAuthResponse:
+    """RFC 7662 §2.3: invalid client credentials at introspection answer 401 as in RFC 6749 §5.2.
+
+    Authlib answers 401 only when the client could have used HTTP Basic; a private_key_jwt client with a bad
+    assertion got 400. A 401 needs a challenge (RFC 9110 §11.6.1): Basic, the scheme RFC 6749 names.
+    """
+    body = result.body if isinstance(result.body, dict) else None
+    if result.status != 400 or body is None or body.get("error") != "invalid_client":
+        # (Authlib hands errors over as dicts; anything else is a success body or our own refusal.)
+        return result
+    headers = [h for h in result.headers if h[0].lower() != "www-authenticate"]
+    headers.append(("WWW-Authenticate", 'Basic realm="yiwang", error="invalid_client"'))
+    return OAuthResponse(401, body, headers)
+
+
 @router.post("/introspect")
 async def introspect(request: Request, provider: ProviderDep) -> Response:
-    return await _run(request, lambda r: provider.endpoint("introspection", r))
+    return await _run(request, lambda r: client_authentication_failed_is_401(provider.endpoint("introspection", r)))
 
 
 @router.post("/revoke")

@@ -26,7 +26,8 @@ def _wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def _respond(request: Request, error: YiwangError | SigningError) -> Response:
+def respond(request: Request, error: YiwangError | SigningError) -> Response:
+    """The response for a refusal: a page for a browser, RFC 7807 JSON for everything else."""
     challenge = getattr(error, "challenge", None)
     headers = {"WWW-Authenticate": challenge or "Bearer"} if error.status == 401 or challenge else None
     if _wants_page(request):
@@ -42,21 +43,21 @@ def _respond(request: Request, error: YiwangError | SigningError) -> Response:
 async def _yiwang_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, YiwangError | SigningError)
     log.info("request refused", path=request.url.path, status=exc.status, detail=exc.detail)
-    return _respond(request, exc)
+    return respond(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     # Pydantic echoes the offending input; keep only where and what, never the value.
     parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-    return _respond(request, InvalidInput(mask_text("; ".join(parts))))
+    return respond(request, InvalidInput(mask_text("; ".join(parts))))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error = YiwangError(str(exc.detail))
     error.status, error.slug, error.title = exc.status_code, f"http-{exc.status_code}", str(exc.detail)
-    return _respond(request, error)
+    return respond(request, error)
 
 
 def _is_busy(exc: Exception) -> bool:
@@ -77,7 +78,7 @@ async def _database_busy(request: Request, exc: Exception) -> Response:
     error = NotReady(
         "服务繁忙，请稍后重试；你填写的内容没有丢失。The service is busy; please try again in a moment — nothing was lost."
     )
-    response = _respond(request, error)
+    response = respond(request, error)
     response.headers["Retry-After"] = "2"
     return response
 

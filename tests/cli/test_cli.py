@@ -200,7 +200,7 @@ def test_person_add_duplicate_is_refused(cli: CliRunner, person: dict, engine: E
     # The refusal itself is on the audit trail.
     with engine.connect() as conn:
         outcomes = (
-            conn.execute(select(AuditEvent.outcome).where(AuditEvent.action == "person.add").order_by(AuditEvent.seq))
+            conn.execute(select(AuditEvent.outcome).where(AuditEvent.action == "person.add").order_by(AuditEvent.at))
             .scalars()
             .all()
         )
@@ -285,54 +285,77 @@ def _populate(cli: CliRunner) -> None:
     ok(invoke(cli, "org", "add-member", "--uscc", USCC, "--id-number", ID_NUMBER, "--role", "signer"))
 
 
-def _drop_guards(conn: object, dialect: str) -> None:
-    if dialect == "postgresql":
-        conn.execute(text("DROP TRIGGER audit_events_append_only ON audit_events"))  # type: ignore[attr-defined]
-    else:
-        conn.execute(text("DROP TRIGGER audit_events_no_update"))  # type: ignore[attr-defined]
-        conn.execute(text("DROP TRIGGER audit_events_no_delete"))  # type: ignore[attr-defined]
+def _tamper(initialised: Settings, sql: str, **params: object) -> None:
+    from idp.runtime import open_runtime
+    from tests.audit.conftest import tamper
+
+    rt = open_runtime(initialised)
+    try:
+        tamper(rt, sql, **params)
+    finally:
+        rt.close()
 
 
-def test_audit_verify_intact(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
+def _first_leaf_event(engine: Engine, idx: int) -> str:
+    from idp.audit import AuditLeaf
+
+    with engine.connect() as conn:
+        return str(conn.execute(select(AuditLeaf.event_id).where(AuditLeaf.idx == idx)).scalar_one())
+
+
+def test_audit_seal_and_verify_intact(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
     _populate(cli)
+    total = count(engine, AuditEvent)
+    assert total >= 4
+    assert f"sealed {total} events: tree head {total} " in ok(invoke(cli, "audit", "seal")).stdout
+    assert ok(invoke(cli, "audit", "seal")).stdout.strip() == "nothing to seal"
     out = ok(invoke(cli, "audit", "verify")).stdout
-    assert f"audit chain intact: {count(engine, AuditEvent)} records" in out
-    assert count(engine, AuditEvent) >= 4
+    assert f"audit log intact: {total} events under 1 signed tree heads" in out
 
 
 def test_audit_events_refuse_update_while_guarded(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
     _populate(cli)
     with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
-        conn.execute(text("UPDATE audit_events SET subject = 'x' WHERE seq = 2"))
+        conn.execute(text("UPDATE audit_events SET subject = 'x'"))
+    ok(invoke(cli, "audit", "seal"))
     ok(invoke(cli, "audit", "verify"))
 
 
-def test_audit_verify_names_altered_record(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
+def test_audit_verify_names_altered_event(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
     _populate(cli)
-    with engine.begin() as conn:
-        _drop_guards(conn, engine.dialect.name)
-        conn.execute(text("UPDATE audit_events SET subject = 'tampered' WHERE seq = 3"))
+    ok(invoke(cli, "audit", "seal"))
+    event = _first_leaf_event(engine, 2)
+    _tamper(initialised, "UPDATE audit_events SET subject = 'tampered' WHERE id = :id", id=event)
     line = refused(invoke(cli, "audit", "verify"))
-    assert "record 3 was altered" in line
+    assert f"event {event} (leaf 2) was altered" in line
 
 
-def test_audit_verify_reports_deleted_record_as_missing(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
+def test_audit_verify_names_removed_event(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
     _populate(cli)
-    with engine.begin() as conn:
-        _drop_guards(conn, engine.dialect.name)
-        conn.execute(text("DELETE FROM audit_events WHERE seq = 2"))
+    ok(invoke(cli, "audit", "seal"))
+    event = _first_leaf_event(engine, 1)
+    _tamper(initialised, "DELETE FROM audit_events WHERE id = :id", id=event)
     line = refused(invoke(cli, "audit", "verify"))
-    assert "record 2 is missing" in line
+    assert f"event {event} (leaf 1) is missing" in line
 
 
-def test_audit_verify_reports_truncated_tail(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
+def test_audit_prove_and_consistency(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
+    from idp.audit import proofs
+
     _populate(cli)
-    last = count(engine, AuditEvent)
-    with engine.begin() as conn:
-        _drop_guards(conn, engine.dialect.name)
-        conn.execute(text("DELETE FROM audit_events WHERE seq = :seq"), {"seq": last})
-    line = refused(invoke(cli, "audit", "verify"))
-    assert f"record {last} is missing" in line
+    ok(invoke(cli, "audit", "seal"))
+    first = count(engine, AuditEvent)
+    ok(invoke(cli, "person", "add", "--id-number", OTHER_ID_NUMBER, "--name", NAME))
+    ok(invoke(cli, "audit", "seal"))
+    event = _first_leaf_event(engine, 0)
+    proof = json.loads(ok(invoke(cli, "audit", "prove", event)).stdout)
+    assert proof["event"]["id"] == event and proofs.check_inclusion(proof)
+    old = json.loads(ok(invoke(cli, "audit", "prove", event, "--tree-size", str(first))).stdout)
+    assert old["tree_size"] == first and proofs.check_inclusion(old)
+    consistency = json.loads(ok(invoke(cli, "audit", "consistency", str(first))).stdout)
+    assert consistency["first"]["tree_size"] == first and proofs.check_consistency(consistency)
+    assert "no event nope" in refused(invoke(cli, "audit", "prove", "nope"))
+    assert "no tree head of size 999" in refused(invoke(cli, "audit", "consistency", "999"))
 
 
 def test_audit_tail(cli: CliRunner, initialised: Settings, engine: Engine) -> None:
@@ -340,11 +363,11 @@ def test_audit_tail(cli: CliRunner, initialised: Settings, engine: Engine) -> No
     total = count(engine, AuditEvent)
     lines = ok(invoke(cli, "audit", "tail", "-n", "2")).stdout.splitlines()
     assert len(lines) == 2
-    assert lines[0].split()[0] == str(total - 1)
-    assert lines[1].split()[0] == str(total)
+    assert lines[0].split()[1] == lines[1].split()[1] == "-"  # not sealed yet
     assert "org.member_add" in lines[1]
+    ok(invoke(cli, "audit", "seal"))
     rows = [json.loads(line) for line in ok(invoke(cli, "audit", "tail", "-n", "3", "--json")).stdout.splitlines()]
-    assert [r["seq"] for r in rows] == [total - 2, total - 1, total]
+    assert [r["leaf_index"] for r in rows] == [total - 3, total - 2, total - 1]
     assert ID_NUMBER not in json.dumps(rows, ensure_ascii=False)
 
 

@@ -162,7 +162,7 @@ def test_seal_sign_makes_a_recorded_b_lt_document(
         event = session.scalar(
             select(AuditEvent)
             .where(AuditEvent.action == "seal.sign", AuditEvent.outcome == "success")
-            .order_by(AuditEvent.seq.desc())
+            .order_by(AuditEvent.at.desc())
         )
         assert event is not None and event.detail["record"] == record.id
 

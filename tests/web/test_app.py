@@ -158,10 +158,11 @@ def test_unknown_page_for_a_browser_is_html(client: TestClient) -> None:
     assert '<meta name="viewport"' in r.text
 
 
-def test_unknown_path_for_an_api_client_is_problem_json(client: TestClient) -> None:
+def test_unknown_path_for_an_api_client_is_problem_json(client: TestClient, auth: dict[str, str]) -> None:
     problem(client.get("/no/such/page", headers={"Accept": "application/json"}), 404)
-    # Under /admin/ it is problem JSON even for a browser.
-    problem(client.get("/admin/v1/nothing", headers={"Accept": "text/html"}), 404)
+    # Under /admin/ it is problem JSON even for a browser; without a token not even its paths are told.
+    problem(client.get("/admin/v1/nothing", headers={"Accept": "text/html", **auth}), 404)
+    problem(client.get("/admin/v1/nothing", headers={"Accept": "text/html"}), 401)
 
 
 # --- operator API: authentication ------------------------------------------------------------------
@@ -234,7 +235,7 @@ def test_duplicate_person_is_409_and_audited(
     assert count(rt, Person) == 1
     with rt.transaction() as session:
         events = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "person.add").order_by(AuditEvent.seq)
+            select(AuditEvent).where(AuditEvent.action == "person.add").order_by(AuditEvent.at)
         ).all()
     assert [e.outcome for e in events] == ["success", "refused"]
     refusal = events[-1]
