@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "person": ("idp.cli.person:app", "Persons: citizens and residents, keyed by ID number."),
     "org": ("idp.cli.org:app", "Organisations: departments and enterprises, keyed by USCC."),
     "keys": ("idp.cli.keys_cmd:app", "The key hierarchy and token signing keys."),
-    "audit": ("idp.cli.audit_cmd:app", "The append-only, hash-chained audit trail."),
+    "audit": ("idp.cli.audit_cmd:app", "The append-only audit trail, sealed into a Merkle tree with signed tree heads."),
     "operator": ("idp.cli.operator_cmd:app", "Operator API credentials."),
     "face": ("idp.cli.face_cmd:app", "Face matching (face_recognition): compare two photos."),
     "adapters": ("idp.cli.adapters_cmd:app", "External providers: SMS, UnionPay, Alipay, population registry, face."),
