@@ -218,7 +218,7 @@ async def check_totp(
             return RedirectResponse(f"/login?flow={current.id}", 303)
         t = messages(pick_language(request))
         with provider.runtime.transaction() as session:
-            outcome = totp.verify(
+            outcome = totp.verify_second_factor(
                 session, provider.runtime.protector, current.person_id, code.strip(), provider.settings.otp_max_attempts
             )
             if outcome is None:
