@@ -179,7 +179,7 @@ def sign_in_through_demo(page: Page, server: LiveServer, phone: str) -> None:
     scrolling. Kept in one function: when the sign-in pages change, only this changes."""
     page.goto(server.url("/demo"))
     assert_no_sideways_scroll(page)
-    page.click("a[href='/demo/login']")
+    page.click("form[action='/demo/login'] button")
     page.wait_for_url(re.compile(r"/login\?flow="))
     assert_no_sideways_scroll(page)
     page.fill("input[name=phone]", phone)
