@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pyotp
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
@@ -24,11 +26,16 @@ from sqlalchemy import MetaData, select
 from starlette.routing import BaseRoute, Mount
 
 from idp import operators
+from idp.oauth import totp
 from idp.oauth.models import AuthFlow
+from idp.proofing import service
+from idp.records import people
 from idp.web.browser import csrf_token
 from tests.oauth.conftest import PHONE, Bench, form_value
 
 OTHER_PHONE = "13900139000"
+TOTP_PHONE = "13700137000"
+FACE_ID_NUMBER = "11010519491231002X"
 USCC = "91110000600037341L"
 
 # The only exceptions: GET routes that are commands by protocol, each with its reason and the only tables it
@@ -169,12 +176,40 @@ def _takes_flow(bench: Bench, path: str) -> bool:
     return False
 
 
-def test_no_get_request_changes_the_database(bench: Bench) -> None:
-    bench.code_flow()  # signed in: a real session cookie from the SMS sign-in
-    tokens = bench.tokens()
-    flows = _live_flows(bench)
+def _totp_flow(bench: Bench) -> str:
+    """A flow waiting at the authenticator step: a person with TOTP enrolled, past the SMS code."""
     with bench.rt.transaction() as session:
-        operator = operators.create(session, "crawler")
+        person = people.register_by_phone(session, bench.rt.protector, "+86" + TOTP_PHONE, channel="web")
+        session.flush()
+        totp.start_enrolment(session, bench.rt.protector, person.id)
+        shown = totp.pending(session, bench.rt.protector, person.id, "Yiwang", "x")
+        assert shown is not None
+        assert isinstance(
+            totp.confirm_enrolment(session, bench.rt.protector, person.id, pyotp.TOTP(shown.secret).now(), 5), list
+        )
+    first = bench.authorize(**bench.auth_params(prompt="login"))
+    after_sms = bench.sign_in(first.headers["location"], TOTP_PHONE)
+    assert after_sms.headers["location"].startswith("/login/totp?flow="), after_sms.headers["location"]
+    return after_sms.headers["location"].split("flow=")[1]
+
+
+def _signed_in_with_pending_totp(bench: Bench) -> dict[str, str]:
+    """Signed in by SMS (a real session cookie), halfway through enrolling an authenticator (the state a
+    GET of /account/totp used to overwrite); returns tokens for the bearer-protected GETs."""
+    bench.code_flow()
+    tokens = bench.tokens()
+    page = bench.client.get("/account/totp")
+    started = bench.client.post("/account/totp/start", data={"csrf": form_value(page.text, "csrf")})
+    assert started.status_code == 303
+    return tokens
+
+
+def crawl(
+    bench: Bench, flows: dict[str, str], tokens: dict[str, str], *, flow_routes_only: bool = False
+) -> dict[str, Any]:
+    """GET every route (each flow where one is taken); the database changes each request made."""
+    with bench.rt.transaction() as session:
+        operator = operators.create(session, f"crawler-{secrets.token_hex(4)}")
     values = {
         "uscc": USCC,
         "client_id": bench.rp.client_id,
@@ -189,22 +224,57 @@ def test_no_get_request_changes_the_database(bench: Bench) -> None:
     }
     paths = sorted(set(get_routes(list(bench.client.app.routes))))  # type: ignore[attr-defined]
     assert "/account/totp" in paths and "/pki/ocsp/{encoded:path}" in paths and "/sandbox/outbox/" in paths
+    if flow_routes_only:
+        paths = [p for p in paths if _takes_flow(bench, p)]
     changed: dict[str, Any] = {}
-    crawled = 0
     for path in paths:
         headers = next((h for prefix, h in headers_for.items() if path.startswith(prefix)), {})
         for url, params in _requests(bench, path, flows, values):
             before = dump(bench)
             response = bench.client.get(url, params=params, headers=headers)
-            crawled += 1
             # Refusals are fine (that is what most of these requests get); a crash is not.
             assert response.status_code != 500, f"GET {url} {params}: {response.status_code} {response.text[:300]}"
             diff = changes(before, dump(bench))
             diff = {table: change for table, change in diff.items() if not _allowed(path, table, change)}
             if diff:
                 changed[f"GET {url} {sorted(params)}"] = diff
-    assert crawled >= len(paths)
+    return changed
+
+
+def test_no_get_request_changes_the_database(bench: Bench) -> None:
+    tokens = _signed_in_with_pending_totp(bench)
+    flows = {**_live_flows(bench), "totp": _totp_flow(bench)}
+    changed = crawl(bench, flows, tokens)
     assert changed == {}, f"GET requests changed the database: {changed}"
     # The flows are still live: nothing the crawl did consumed or ended them.
     with bench.rt.transaction() as session:
         assert all(session.get(AuthFlow, f) is not None for f in flows.values())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="GET /stepup/face issues the liveness challenge into the flow (idp/web/stepup.py, the lead's "
+    "rewrite): the challenge should be issued by a POST (or signed into the page and spent by the POST)",
+)
+def test_no_get_request_changes_the_database_at_the_face_step(bench: Bench) -> None:
+    tokens = _signed_in_with_pending_totp(bench)
+    with bench.rt.transaction() as session:
+        person = people.find_by_phone(session, bench.rt.protector, PHONE)
+        assert person is not None
+        service.raise_level(
+            session,
+            bench.rt.protector,
+            person.id,
+            level=2,
+            source="registry",
+            channel="web",
+            id_number=FACE_ID_NUMBER,
+            name="张三",
+        )
+        service.give_face_consent(session, person.id)
+    stepup = bench.authorize(**bench.auth_params(acr_values="urn:yiwang:loa:3"))
+    assert stepup.headers["location"].startswith("/stepup?flow="), stepup.headers["location"]
+    face_page = bench.client.get(stepup.headers["location"].replace("/stepup?", "/stepup/face?"))
+    assert "/static/stepup_face.js" in face_page.text  # the crawl reaches the face step itself
+    changed = crawl(bench, {"face": stepup.headers["location"].split("flow=")[1]}, tokens, flow_routes_only=True)
+    assert changed == {}, f"GET requests changed the database: {changed}"
