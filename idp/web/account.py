@@ -150,7 +150,7 @@ async def totp_confirm(
     request: Request,
     provider: ProviderDep,
     csrf: Annotated[str, Form(max_length=128)],
-    code: Annotated[str, Form(max_length=16)],
+    code: Annotated[str, Form(max_length=64)],
 ) -> Response:
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "account", "-")
@@ -178,7 +178,7 @@ async def totp_disable(
     request: Request,
     provider: ProviderDep,
     csrf: Annotated[str, Form(max_length=128)],
-    code: Annotated[str, Form(max_length=32)],
+    code: Annotated[str, Form(max_length=64)],
 ) -> Response:
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "account", "-")

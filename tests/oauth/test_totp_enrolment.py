@@ -337,3 +337,12 @@ def test_recovery_codes_read_back_in_any_case_and_grouping(code: str) -> None:
     assert recovery.normalize(f"{code[:5]}-{code[5:]}".upper()) == code
     assert recovery.normalize(f" {code[:5]} {code[5:]} ") == code
     assert not totp.recovery.looks_like(code[:9])
+
+
+def test_an_over_long_code_gets_the_page_not_a_validation_dump(bench: Bench) -> None:
+    _sign_in(bench)
+    _start(bench)
+    long = bench.client.post("/account/totp/confirm", data={"csrf": _csrf(bench), "code": "1" * 40})
+    assert long.status_code == 400 and "验证码不正确" in long.text and "body." not in long.text
+    assert 'action="/account/totp/confirm"' in long.text  # the enrolment goes on
+    assert _totp_state(bench)["factors"] == []
