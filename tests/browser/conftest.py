@@ -106,8 +106,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_session() -> Iterator[Playwright]:
+    """Per module, not per session: Playwright's sync API keeps an event loop running on the main thread while
+    it is open, and any later test calling `asyncio.run()` (the CLI does) would fail."""
     _chromium_or_skip()
     with sync_playwright() as p:
         yield p
@@ -117,7 +119,7 @@ def launch(p: Playwright, *extra: str) -> Browser:
     return p.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_session: Playwright) -> Iterator[Browser]:
     b = launch(playwright_session)
     yield b
