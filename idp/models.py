@@ -9,6 +9,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "social_security_cards": ("card_number_ct",),
     "otp_challenges": ("phone_ct",),
     "totp_factors": ("secret_ct",),
+    "totp_pending": ("secret_ct",),
     "face_templates": ("template_ct",),
 }
 

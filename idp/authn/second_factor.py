@@ -23,7 +23,9 @@ def submit(engine: Engine, flow_id: str, browser: str | None, code: str) -> Resu
         flow = engine.journey(session, flow_id, browser, lock=True)
         if "totp" not in flow.pending_factors or not flow.person_id:
             return Result(Refused("send_first"))
-        refused = totp.verify(session, engine.protector, flow.person_id, code, engine.settings.otp_max_attempts)
+        refused = totp.verify_second_factor(
+            session, engine.protector, flow.person_id, code, engine.settings.otp_max_attempts
+        )
         if refused is not None:
             if refused.reason == "locked":
                 return Result(Invalid("locked", field="code", status=429, params={"until": refused.locked_until}))

@@ -198,3 +198,24 @@ class TotpFactor(Base):
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     last_counter: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TotpPending(Base):
+    """A TOTP secret being enrolled: it replaces nothing until the person proves it with a correct code."""
+
+    __tablename__ = "totp_pending"
+
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    secret_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TotpRecoveryCode(Base):
+    """A one-time recovery code for the TOTP step, stored only as a keyed hash (see `idp.oauth.recovery`)."""
+
+    __tablename__ = "totp_recovery_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

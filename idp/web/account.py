@@ -1,18 +1,22 @@
-"""A person's own pages: what they authorised (and withdrawing it), and enrolling a TOTP authenticator."""
+"""A person's own pages: what they authorised (and withdrawing it), their TOTP authenticator (enrol with a
+QR code and recovery codes, disable), their face data."""
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from idp.oauth import consent, sessions, totp
+from idp.oauth import consent, otp, recovery, sessions, totp
 from idp.oauth.models import LoginSession
 from idp.oauth.provider import Provider
 from idp.proofing import service
 from idp.proofing.models import FaceTemplate
+from idp.records import people
+from idp.web import qr
 from idp.web.browser import check_csrf, csrf_token, ensure_browser, set_browser
 from idp.web.deps import get_provider
 from idp.web.i18n import messages, pick_language
@@ -73,27 +77,108 @@ async def consents_revoke(
     return await run_in_threadpool(work)
 
 
+BEIJING = timezone(timedelta(hours=8))  # China has one time zone and no daylight saving
+TOTP_ISSUER = "Yiwang"
+
+
+def _no_store(response: Response) -> Response:
+    # The QR, the secret and the recovery codes must not be kept by a browser or proxy cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _totp_refusal(t: dict[str, str], refused: otp.OtpRefused) -> str:
+    if refused.reason == "locked" and refused.locked_until is not None:
+        return t["totp_locked"].format(until=refused.locked_until.astimezone(BEIJING).strftime("%H:%M"))
+    if refused.reason in ("no_enrolment", "no_factor"):
+        return t["totp_no_enrolment"]
+    return t["wrong_code"]
+
+
+def _totp_view(
+    request: Request, provider: Provider, login: LoginSession, status: int = 200, **extra: object
+) -> Response:
+    """The authenticator page in whatever state the person's factor is: read only."""
+    protector = provider.runtime.protector
+    with provider.runtime.transaction() as session:
+        enrolled = totp.is_enrolled(session, login.person_id)
+        left = recovery.remaining(session, login.person_id) if enrolled else 0
+        shown = None
+        if not enrolled:
+            label = people.view(session, protector, people.get(session, login.person_id)).phone or ""
+            shown = totp.pending(session, protector, login.person_id, TOTP_ISSUER, label)
+    context: dict[str, object] = {"enrolled": enrolled, "remaining": left, "pending": shown, **extra}
+    if shown is not None:
+        t = messages(pick_language(request))
+        context["qr"] = qr.svg(shown.uri, t["totp_enrol_title"])
+        context["secret_groups"] = " ".join(shown.secret[i : i + 4] for i in range(0, len(shown.secret), 4))
+    return _no_store(_page(request, provider, "totp_enrol.html", context, status))
+
+
 @router.get("/totp")
 async def totp_page(request: Request, provider: ProviderDep) -> Response:
     def work() -> Response:
         login = _login(request, provider)
         if login is None:
             return _signed_out(request)
-        with provider.runtime.transaction() as session:
-            uri = totp.begin_enrolment(
-                session, provider.runtime.protector, login.person_id, "Yiwang", f"yiwang:{login.sid[:8]}"
-            )
-        return _page(request, provider, "totp_enrol.html", {"uri": uri})
+        return _totp_view(request, provider, login)
 
     return await run_in_threadpool(work)
 
 
-@router.post("/totp")
+@router.post("/totp/start")
+async def totp_start(request: Request, provider: ProviderDep, csrf: Annotated[str, Form(max_length=128)]) -> Response:
+    """A new pending secret; the page then shows it (POST, redirect, GET: reloading shows the same one)."""
+
+    def work() -> Response:
+        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
+        login = _login(request, provider)
+        if login is None:
+            return _signed_out(request)
+        with provider.runtime.transaction() as session:
+            started = totp.start_enrolment(session, provider.runtime.protector, login.person_id)
+        if not started:
+            t = messages(pick_language(request))
+            return _totp_view(request, provider, login, 409, error=t["totp_already"])
+        return RedirectResponse("/account/totp", 303)
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/totp/confirm")
 async def totp_confirm(
     request: Request,
     provider: ProviderDep,
     csrf: Annotated[str, Form(max_length=128)],
-    code: Annotated[str, Form(max_length=16)],
+    code: Annotated[str, Form(max_length=64)],
+) -> Response:
+    def work() -> Response:
+        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
+        login = _login(request, provider)
+        if login is None:
+            return _signed_out(request)
+        t = messages(pick_language(request))
+        # A refusal is returned, not raised: the failure it counted must commit.
+        with provider.runtime.transaction() as session:
+            outcome = totp.confirm_enrolment(
+                session, provider.runtime.protector, login.person_id, code, provider.settings.otp_max_attempts
+            )
+        if isinstance(outcome, otp.OtpRefused):
+            return _totp_view(request, provider, login, 400, error=_totp_refusal(t, outcome))
+        # Shown once, in this response only: the codes exist nowhere else in readable form.
+        return _no_store(
+            _page(request, provider, "totp_enrol.html", {"enrolled": True, "done": True, "recovery_codes": outcome})
+        )
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/totp/disable")
+async def totp_disable(
+    request: Request,
+    provider: ProviderDep,
+    csrf: Annotated[str, Form(max_length=128)],
+    code: Annotated[str, Form(max_length=64)],
 ) -> Response:
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "account", "-")
@@ -102,12 +187,12 @@ async def totp_confirm(
             return _signed_out(request)
         t = messages(pick_language(request))
         with provider.runtime.transaction() as session:
-            refused = totp.confirm(
-                session, provider.runtime.protector, login.person_id, code.strip(), provider.settings.otp_max_attempts
+            refused = totp.disable(
+                session, provider.runtime.protector, login.person_id, code, provider.settings.otp_max_attempts
             )
         if refused is not None:
-            return _page(request, provider, "totp_enrol.html", {"error": t["wrong_totp"]}, 400)
-        return render(request, "error.html", {"detail": t["totp_enrolled"]})
+            return _totp_view(request, provider, login, 400, error=_totp_refusal(t, refused))
+        return _totp_view(request, provider, login, notice=t["totp_disabled"])
 
     return await run_in_threadpool(work)
 

@@ -82,15 +82,16 @@ async def demo_home(request: Request) -> Response:
     return render(request, "demo.html", {"claims": None})
 
 
-@router.get("/login")
+@router.post("/login")
 async def demo_login(provider: ProviderDep) -> Response:
+    """A button (POST), not a link: starting a sign-in may register the demo client, and no GET changes state."""
     await run_in_threadpool(_ensure_client, provider)
     state, nonce, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(16), secrets.token_urlsafe(48)
     async with _oauth_client(provider) as client:
         url, _ = client.create_authorization_url(
             f"{provider.settings.issuer}/authorize", state=state, code_verifier=verifier, nonce=nonce
         )
-    response = RedirectResponse(url, 302)
+    response = RedirectResponse(url, 303)
     tx = _sign(provider, {"state": state, "nonce": nonce, "verifier": verifier})
     response.set_cookie(TX_COOKIE, tx, httponly=True, samesite="lax", max_age=600, path="/demo")
     return response

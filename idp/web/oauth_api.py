@@ -123,7 +123,10 @@ async def revoke(request: Request, provider: ProviderDep) -> Response:
     return await _run(request, lambda r: provider.endpoint("revocation", r))
 
 
-@router.api_route("/userinfo", methods=["GET", "POST"])
+# Two decorators, not one route with two methods: that gives both the same OpenAPI operation id, and
+# /openapi.json then warns of a duplicate.
+@router.get("/userinfo")
+@router.post("/userinfo")
 async def userinfo_endpoint(request: Request, provider: ProviderDep) -> Response:
     """OIDC Core §5.3; bearer token in the Authorization header only (RFC 6750 §2.1)."""
     header = request.headers.get("authorization", "")

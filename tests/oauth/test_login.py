@@ -7,7 +7,7 @@ import time
 import pyotp
 from sqlalchemy import select
 
-from idp.oauth.models import TotpFactor
+from idp.oauth.models import TotpPending
 from idp.records import people
 from tests.oauth.conftest import PHONE, Bench, form_value
 
@@ -116,12 +116,16 @@ def test_totp_second_factor(bench: Bench) -> None:
     bench.code_flow()  # signed in, session cookie set
     page = bench.client.get("/account/totp")
     assert page.status_code == 200
+    started = bench.client.post("/account/totp/start", data={"csrf": form_value(page.text, "csrf")})
+    assert started.status_code == 303
     with bench.rt.transaction() as session:
-        row = session.scalar(select(TotpFactor))
+        row = session.scalar(select(TotpPending))
         assert row is not None
-        secret = bench.rt.protector.decrypt("totp_factors", "secret_ct", row.person_id, row.secret_ct)
+        secret = bench.rt.protector.decrypt("totp_pending", "secret_ct", row.person_id, row.secret_ct)
     totp = pyotp.TOTP(secret)
-    confirm = bench.client.post("/account/totp", data={"csrf": form_value(page.text, "csrf"), "code": totp.now()})
+    confirm = bench.client.post(
+        "/account/totp/confirm", data={"csrf": form_value(page.text, "csrf"), "code": totp.now()}
+    )
     assert confirm.status_code == 200
     # Next login: after the SMS code, the authenticator is asked for, and amr says so.
     bench.rt.settings.sms_per_phone_per_minute = 5

@@ -52,7 +52,7 @@ def test_a_still_photo_does_not_pass_liveness_and_a_challenge_is_single_use(benc
     flow, csrf = _to_face_step(bench)
     bench.client.post("/stepup/face/consent", data={"flow": flow, "csrf": csrf, "agree": "yes"})
     page = bench.client.get(f"/stepup/face?flow={flow}")
-    assert "getUserMedia" in page.text
+    assert "/static/stepup_face.js" in page.text
     # The challenge is issued by a POST (a GET never changes the journey), three actions in random order.
     issued = bench.client.post("/stepup/face/challenge", json={"flow": flow, "csrf": csrf})
     assert issued.status_code == 200 and len(issued.json()["challenge"]) == 3
