@@ -185,11 +185,12 @@ def sign_in_through_demo(page: Page, server: LiveServer, phone: str) -> None:
     page.wait_for_url(re.compile(r"/login\?flow="))
     assert_no_sideways_scroll(page)
     page.fill("input[name=phone]", phone)
-    page.click("form[action='/login/sms'] button[type=submit]")
-    page.wait_for_url(re.compile(r"/login/code\?flow="))
+    page.click("button.send")  # 获取验证码: the same page comes back with the code field and a countdown
+    page.wait_for_url(re.compile(r"/login/sms"))
     assert_no_sideways_scroll(page)
     page.fill("input[name=code]", server.sms_code(phone))
-    page.click("form[action='/login/code'] button[type=submit]")
+    page.check("#agree")  # the user agreement and privacy notice
+    page.click("button[name=decision][value=approve]")  # consent is given on the same page
     page.wait_for_url(re.compile(r"/(consent|demo/callback)"))
     if "/consent" in page.url:
         assert_no_sideways_scroll(page)
