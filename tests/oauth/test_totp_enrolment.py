@@ -115,7 +115,7 @@ def test_a_get_never_changes_the_secret(bench: Bench) -> None:
     # ...and the enrolled authenticator still signs in.
     flow, csrf = _to_totp_step(bench)
     ok = bench.client.post("/login/totp", data={"flow": flow, "csrf": csrf, "code": _next_code(authenticator)})
-    assert ok.status_code == 303
+    assert ok.status_code in (302, 303)
 
 
 def test_the_pending_secret_is_swapped_in_only_after_a_correct_code(bench: Bench) -> None:
@@ -186,7 +186,7 @@ def test_a_recovery_code_works_once_at_the_login_step(bench: Bench) -> None:
     _, codes = _enrol(bench)
     flow, csrf = _to_totp_step(bench)
     ok = bench.client.post("/login/totp", data={"flow": flow, "csrf": csrf, "code": codes[0].upper()})
-    assert ok.status_code == 303
+    assert ok.status_code in (302, 303)
     bench.follow(ok)
     flow, csrf = _to_totp_step(bench)
     again = bench.client.post("/login/totp", data={"flow": flow, "csrf": csrf, "code": codes[0]})
@@ -198,7 +198,7 @@ def test_a_recovery_code_works_once_at_the_login_step(bench: Bench) -> None:
         lock = session.get(Lockout, f"totp:{person.id}")
         assert lock is not None and lock.failures == 1  # a spent code counts as a failure
     other = bench.client.post("/login/totp", data={"flow": flow, "csrf": csrf, "code": codes[1]})
-    assert other.status_code == 303
+    assert other.status_code in (302, 303)
 
 
 def test_a_recovery_code_is_bound_to_its_person(bench: Bench) -> None:
