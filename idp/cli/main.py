@@ -20,6 +20,7 @@ from idp.cli import (
     operator_cmd,
     org,
     person,
+    render_cmd,
     seal_cmd,
     verify_cmd,
 )
@@ -47,6 +48,7 @@ app.add_typer(client_cmd.app, name="client")
 app.add_typer(ca_cmd.app, name="ca")
 app.add_typer(seal_cmd.app, name="seal")
 app.command("verify")(verify_cmd.verify_command)
+app.command("render")(render_cmd.render_command)
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

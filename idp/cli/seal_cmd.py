@@ -1,8 +1,9 @@
-"""`yiwang seal ...`: organisation e-seals — create, list, show, policy, revoke, and seal a PDF."""
+"""`yiwang seal ...`: organisation e-seals — create, list, show, export, policy, revoke, and seal a PDF or an OFD."""
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -11,13 +12,16 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from idp import audit
+from idp import audit, national_seals
 from idp.cli.common import JsonOpt, console, emit, fail, runtime
 from idp.db import new_id
+from idp.errors import Conflict, InvalidInput
 from idp.records import organisations
 from idp.records.models import Organisation
-from signing import pades, pkcs11_keys, sealing, seals
+from idp.runtime import Runtime
+from signing import gb38540, gb_sealing, gb_seals, ofd, ofd_seal, pades, pkcs11_keys, seal_image, sealing, seals
 from signing.context import open_context
+from signing.errors import UnprocessableOfd
 from signing.policy import Policy, Requester
 
 app = typer.Typer(help="Organisation e-seals: certificate, image, policy; seal PDFs.", no_args_is_help=True)
@@ -69,6 +73,9 @@ def create(
     pkcs11: Annotated[
         bool, typer.Option("--pkcs11", help="Generate the key in the PKCS#11 token (YIWANG_PKCS11_*).")
     ] = False,
+    seal_format: Annotated[
+        str, typer.Option("--format", help="pades (X.509, PDF) or gb38540 (SM2 + GB/T 38540 SESeal, OFD).")
+    ] = "pades",
     as_json: JsonOpt = False,
 ) -> None:
     """Create a seal for an organisation: key pair, certificate from our issuing CA, image, policy."""
@@ -78,6 +85,13 @@ def create(
             png = image.read_bytes()
         except OSError as exc:
             fail(f"cannot read {image}: {exc.strerror}")
+    if seal_format not in ("pades", gb_seals.FORMAT):
+        fail("--format must be pades or gb38540")
+    if seal_format == gb_seals.FORMAT:
+        if pkcs11 or key_alg != "ec-p256":
+            fail("a gb38540 seal always has a software SM2 key: drop --pkcs11 and --key-alg")
+        create_gb_seal(org, seal_type, png, _policy(clients, kinds, daily_cap), members or [], days, as_json)
+        return
     with runtime() as rt:
         ctx = open_context(rt)
         rules = rt.uscc_rules
@@ -134,9 +148,14 @@ def list_(
 
 @app.command("show")
 def show(seal_id: SealId, as_json: JsonOpt = False) -> None:
-    """Show a seal: certificate serial, validity, status, policy (and the certificate PEM with --json)."""
+    """Show a seal: certificate serial, validity, status, policy (and the certificate PEM with --json); for a
+    gb38540 seal also its decoded SESeal."""
     with runtime() as rt:
-        _emit(rt.run(lambda s: seals.view(s, seals.get(s, seal_id))), as_json)
+        view, ses = rt.run(lambda s: (seals.view(s, seal := seals.get(s, seal_id)), seal.ses_seal))
+    if ses is None:
+        _emit(view, as_json)
+        return
+    show_gb_seal(view, ses, as_json)
 
 
 @app.command("image")
@@ -184,6 +203,9 @@ def revoke(
 ) -> None:
     """Revoke a seal: it signs nothing more, and CRL and OCSP say so at once."""
     with runtime() as rt:
+        if rt.run(lambda s: seals.get(s, seal_id).format) == gb_seals.FORMAT:
+            _emit(revoke_gb_seal(rt, seal_id, reason), as_json)
+            return
         ctx = open_context(rt)
         refusal = audit.Event(action="seal.revoke", subject=seal_id[:36])
         view = rt.run(lambda s: seals.view(s, seals.revoke(s, ctx.authority, seal_id, reason)), refusal=refusal)
@@ -196,39 +218,48 @@ def sign(
     infile: Annotated[Path, typer.Argument(help="The PDF to seal.")],
     outfile: Annotated[Path, typer.Argument(help="Where to write the sealed PDF (written only on success).")],
     page: Annotated[int, typer.Option("--page", help="Page for the visible seal: 1 is the first, -1 the last.")] = 1,
-    x: Annotated[float, typer.Option("--x", help="Left edge of the seal, in points from the page's left.")] = 380.0,
-    y: Annotated[float, typer.Option("--y", help="Bottom edge of the seal, in points from the page's bottom.")] = 80.0,
-    width: Annotated[float, typer.Option("--width", help="Seal width in points (72 per inch).")] = 120.0,
+    x: Annotated[
+        float | None, typer.Option("--x", help="Left edge of the seal: PDF points from the left (380), OFD mm (130).")
+    ] = None,
+    y: Annotated[
+        float | None,
+        typer.Option("--y", help="PDF: bottom edge in points from the bottom (80); OFD: top edge in mm (220)."),
+    ] = None,
+    width: Annotated[float | None, typer.Option("--width", help="Seal width: PDF points (120), OFD mm (42).")] = None,
     level: Annotated[str, typer.Option("--level", help="PAdES level: B-B, B-T or B-LT.")] = pades.B_LT,
     kind: Annotated[str | None, typer.Option("--kind", help="Document kind, checked against the policy.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Seal a PDF: PAdES with a visible seal, B-LT by default; recorded and audited."""
+    """Seal a PDF (PAdES with a visible seal, B-LT by default) or an OFD (GB/T 38540 SES_Signature with an SM2
+    time-stamp, gb38540 seals; --x/--y/--width then in millimetres from the page's top-left); recorded, audited."""
     try:
         size = infile.stat().st_size
-        if size > pades.MAX_PDF_BYTES:
-            fail(f"{infile} is larger than {pades.MAX_PDF_BYTES} bytes")
+        if size > max(pades.MAX_PDF_BYTES, ofd.MAX_OFD_BYTES):
+            fail(f"{infile} is larger than {max(pades.MAX_PDF_BYTES, ofd.MAX_OFD_BYTES)} bytes")
         document = infile.read_bytes()
     except OSError as exc:
         fail(f"cannot read {infile}: {exc.strerror}")
+    if national_seals.is_ofd(document):
+        size = width if width is not None else 42.0
+        placement = ofd_seal.StampPlacement(
+            page=page, x=130.0 if x is None else x, y=220.0 if y is None else y, width=size, height=size
+        )
+        sign_ofd(seal_id, document, outfile, placement, kind, level != "B-B", as_json)
+        return
     with runtime() as rt:
         ctx = open_context(rt)
         result = sealing.seal_document(
             ctx,
             seal_id,
             document,
-            pades.Placement(page=page, x=x, y=y, width=width),
+            pades.Placement(
+                page=page, x=380.0 if x is None else x, y=80.0 if y is None else y, width=width or 120.0
+            ),
             requester=Requester(kind="operator", name="operator", channel="cli"),
             document_kind=kind,
             level=level,
         )
-    # Write next to the target, then rename: a reader never sees a half-written file.
-    try:
-        with tempfile.NamedTemporaryFile(dir=outfile.resolve().parent, prefix=".sealing-", delete=False) as tmp:
-            tmp.write(result.signed.data)
-        os.replace(tmp.name, outfile)
-    except OSError as exc:
-        fail(f"cannot write {outfile}: {exc.strerror}")
+    _write_atomically(outfile, result.signed.data)
     signed = result.signed
     emit(
         {
@@ -240,6 +271,162 @@ def sign(
             "signed_sha256": signed.signed_sha256,
             "tsa_serial": format(signed.tsa_serial, "x") if signed.tsa_serial is not None else None,
             "tsa_time": signed.tsa_time.isoformat() if signed.tsa_time else None,
+        },
+        as_json,
+    )
+
+
+def _write_atomically(outfile: Path, data: bytes) -> None:
+    """Write next to the target, then rename: a reader never sees a half-written file."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=outfile.resolve().parent, prefix=".sealing-", delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, outfile)
+    except OSError as exc:
+        fail(f"cannot write {outfile}: {exc.strerror}")
+
+
+# --- National-format (GB/T 38540, SM2) seals: kept apart so they move with the rest of the signing CLI. ---
+
+
+def create_gb_seal(
+    org: str,
+    seal_type: str,
+    png: bytes | None,
+    policy: Policy,
+    members: list[str],
+    days: int,
+    as_json: bool,
+) -> None:
+    """`seal create --format gb38540`: SM2 key and certificate, SESeal signed by our seal-making authority."""
+    if seal_type not in seals.TYPES:
+        fail(f"seal type must be one of {', '.join(seals.TYPES)}")
+    seals.check_policy(policy)
+    with runtime() as rt:
+        gb = national_seals.gb_context(rt)
+        rules = rt.uscc_rules
+
+        def work(session: Session) -> seals.SealView:
+            org_row = organisations.get_by_uscc(session, org, rules)
+            member_ids = seals.member_ids(session, rt.protector, org_row, members)
+            image, source = (seal_image.clean_upload(png), "uploaded") if png else (None, "drawn")
+            if image is None:
+                image = seal_image.draw_seal(org_row.name, seals.TYPES[seal_type])
+            seal = gb_seals.create(
+                session,
+                gb.authority,
+                rt.master,
+                national_seals.audit_sink,
+                org_id=org_row.id,
+                org_name=org_row.name,
+                uscc=org_row.uscc,
+                seal_type=seal_type,
+                seal_name=f"{org_row.name}{seals.TYPES[seal_type]}",
+                policy=Policy(policy.clients, member_ids, policy.document_kinds, policy.daily_cap),
+                image_png=image,
+                image_source=source,
+                validity=timedelta(days=days),
+            )
+            return seals.view(session, seal)
+
+        refusal = audit.Event(action="seal.create", subject=org.strip()[:18], detail={"type": seal_type})
+        view = rt.run(work, refusal=refusal)
+    if as_json:
+        emit({"id": view.id, "format": gb_seals.FORMAT, **view.to_dict()}, True)
+    else:
+        _emit(view, False)
+
+
+def show_gb_seal(view: seals.SealView, ses_seal: bytes, as_json: bool) -> None:
+    facts = gb38540.decode_seal(ses_seal).to_dict()
+    if as_json:
+        emit({**view.to_dict(), "format": gb_seals.FORMAT, "ses_seal": facts}, True)
+        return
+    _emit(view, False)
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "; ".join(f"{c['subject']} (serial {c['serial']})" for c in value)
+        console.print(f"ses_seal.{key}: {value}", markup=False, highlight=False)
+
+
+@app.command("export")
+def export(
+    seal_id: SealId,
+    out: Annotated[Path | None, typer.Argument(help="Where to write the DER SESeal (default: standard output).")] = None,
+) -> None:
+    """Write a gb38540 seal's GB/T 38540 SESeal (DER)."""
+    with runtime() as rt:
+        ses = rt.run(lambda s: seals.get(s, seal_id).ses_seal)
+    if ses is None:
+        fail(f"seal {seal_id.strip()[:36]} is a PAdES seal: only gb38540 seals have an SESeal")
+    if out is None:
+        sys.stdout.buffer.write(ses)
+        sys.stdout.buffer.flush()
+        return
+    _write_atomically(out, ses)
+
+
+def revoke_gb_seal(rt: Runtime, seal_id: str, reason: str) -> seals.SealView:
+    gb = national_seals.gb_context(rt)
+
+    def work(session: Session) -> seals.SealView:
+        seal = seals.get(session, seal_id, lock=True)
+        if seal.status == "revoked":
+            raise Conflict(f"seal {seal.id} is already revoked")
+        try:
+            gb_seals.revoke(session, gb.authority, seal, reason, national_seals.audit_sink)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        return seals.view(session, seal)
+
+    return rt.run(work, refusal=audit.Event(action="seal.revoke", subject=seal_id[:36]))
+
+
+def sign_ofd(
+    seal_id: str,
+    document: bytes,
+    outfile: Path,
+    placement: ofd_seal.StampPlacement,
+    kind: str | None,
+    timestamp: bool,
+    as_json: bool,
+) -> None:
+    """`seal sign` on an OFD: the same policy checks, record and audit as for PDF."""
+    with runtime() as rt:
+        gb = national_seals.gb_context(rt)
+        requester = Requester(kind="operator", name="operator", channel="cli")
+        refusal = audit.Event(
+            action="seal.sign", subject=seal_id.strip()[:36], actor="operator", detail={"kind": kind, "format": "ofd"}
+        )
+        try:
+            result = gb_sealing.seal_ofd(
+                gb,
+                national_seals.runner(rt, refusal),
+                national_seals.audit_sink,
+                seal_id,
+                document,
+                placement,
+                requester=requester,
+                document_kind=kind,
+                timestamp=timestamp,
+            )
+        except UnprocessableOfd as exc:  # bad input found while sealing: audited like a policy refusal
+            national_seals.audit_refusal(rt, refusal, exc)
+            raise
+    _write_atomically(outfile, result.data)
+    emit(
+        {
+            "record": result.record_id,
+            "seal": seal_id,
+            "out": str(outfile),
+            "level": result.level,
+            "signature": result.signature_path,
+            "document_sha256": result.document_sha256,
+            "signed_sha256": result.signed_sha256,
+            "tsa_serial": format(result.tsa_serial, "x") if result.tsa_serial is not None else None,
+            "tsa_time": result.tsa_time.isoformat() if result.tsa_time else None,
         },
         as_json,
     )
