@@ -56,8 +56,9 @@ def is_ofd(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04"
 
 
-
 def audit_refusal(rt: Runtime, event: audit.Event, exc: YiwangError) -> None:
     """Record a refusal found outside the recording transaction (e.g. a package that cannot be read)."""
     with rt.transaction() as session:
-        audit.record(session, dataclasses.replace(event, outcome="refused", detail={**event.detail, "reason": exc.detail}))
+        audit.record(
+            session, dataclasses.replace(event, outcome="refused", detail={**event.detail, "reason": exc.detail})
+        )

@@ -66,8 +66,8 @@ class CertDigestList(core.SequenceOf):  # type: ignore[misc]
     _child_spec = CertDigestObj
 
 
-class SesCertList(core.Choice):  # type: ignore[misc]
-    _alternatives = [("certs", CertInfoList), ("certDigestList", CertDigestList)]
+# SES_CertList ::= CHOICE { certs CertInfoList, certDigestList CertDigestList }: both alternatives are an
+# untagged SEQUENCE OF, so DER cannot tell them apart; certListType says which one it is (§6.2.4).
 
 
 class SesPropertyInfo(core.Sequence):  # type: ignore[misc]
@@ -75,7 +75,7 @@ class SesPropertyInfo(core.Sequence):  # type: ignore[misc]
         ("type", core.Integer),
         ("name", core.UTF8String),
         ("certListType", core.Integer),
-        ("certList", SesCertList),
+        ("certList", core.Any),
         ("createDate", core.GeneralizedTime),
         ("validStart", core.GeneralizedTime),
         ("validEnd", core.GeneralizedTime),
@@ -167,7 +167,7 @@ def make_seal(spec: SealSpec, maker_cert_der: bytes, maker_key: sm2.PrivateKey) 
                 "type": spec.seal_type,
                 "name": spec.name,
                 "certListType": CERT_LIST,
-                "certList": SesCertList(name="certs", value=spec.certs),
+                "certList": core.Any.load(CertInfoList(spec.certs).dump()),
                 "createDate": _gt(spec.created),
                 "validStart": _gt(spec.valid_start),
                 "validEnd": _gt(spec.valid_end),
@@ -205,9 +205,7 @@ def bit_bytes(value: core.BitString) -> bytes:
 
 
 def seal_tbs(seal: SeSeal) -> bytes:
-    return der(
-        _SealTbs({"eSealInfo": seal["eSealInfo"], "cert": seal["cert"], "signAlgID": seal["signAlgID"]})
-    )
+    return der(_SealTbs({"eSealInfo": seal["eSealInfo"], "cert": seal["cert"], "signAlgID": seal["signAlgID"]}))
 
 
 def make_tbs_sign(seal_der: bytes, time_info: datetime, data_hash: bytes, property_info: str) -> TbsSign:
@@ -282,8 +280,9 @@ def decode_seal(seal_der: bytes) -> SealFacts:
         if header["ID"].native != HEADER_ID or header["version"].native != VERSION:
             raise ValueError("not a GB/T 38540 version 4 seal")
         prop = info["property"]
-        if prop["certListType"].native != CERT_LIST or prop["certList"].name != "certs":
-            raise ValueError("only seals that list certificates are supported")
+        if prop["certListType"].native != CERT_LIST:
+            raise ValueError("only seals that list certificates (certListType 1) are supported")
+        certs = CertInfoList.load(prop["certList"].dump(), strict=True)
         pic = info["picture"]
         return SealFacts(
             es_id=info["esID"].native,
@@ -291,7 +290,7 @@ def decode_seal(seal_der: bytes) -> SealFacts:
             version=header["version"].native,
             seal_type=prop["type"].native,
             name=prop["name"].native,
-            certs=[asn1_x509.Certificate.load(c.native) for c in prop["certList"].chosen],
+            certs=[asn1_x509.Certificate.load(c.native) for c in certs],
             created=prop["createDate"].native,
             valid_start=prop["validStart"].native,
             valid_end=prop["validEnd"].native,

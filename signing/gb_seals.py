@@ -137,8 +137,10 @@ def revoke(
     now = sm_pki.now_utc()
     seal.status, seal.revoked_at = "revoked", now
     sm_status.revoke(session, authority, seal.cert_serial, reason, now)
-    audit(session, {"action": "seal.revoke", "subject": seal.id, "actor": actor, "channel": channel,
-                    "detail": {"reason": reason}})
+    audit(
+        session,
+        {"action": "seal.revoke", "subject": seal.id, "actor": actor, "channel": channel, "detail": {"reason": reason}},
+    )
     return seal
 
 
@@ -178,6 +180,4 @@ def sign_hash(
     tbs = gb38540.make_tbs_sign(signer.seal_der, now, data_hash, property_info)
     signature = sm2.sign(signer.key, der(tbs))
     stamp = sm_tsa.stamp(tsa, tsa_chain, signature, now) if tsa is not None else None
-    return SignedValue(
-        gb38540.make_signature(tbs, signer.cert_der, signature, stamp.token if stamp else None), stamp
-    )
+    return SignedValue(gb38540.make_signature(tbs, signer.cert_der, signature, stamp.token if stamp else None), stamp)

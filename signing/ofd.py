@@ -91,7 +91,8 @@ def parse_xml(files: Package, path: str) -> ET.Element:
 
 
 def xml_bytes(root: ET.Element) -> bytes:
-    return b'<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="UTF-8"?>' + body
 
 
 def _text(element: ET.Element | None, what: str) -> str:

@@ -33,9 +33,7 @@ def _colour(element: ET.Element | None) -> tuple[int, int, int]:
     return (int(values[0]), int(values[1]), int(values[2])) if values else (0, 0, 0)
 
 
-def _draw_content(
-    draw: ImageDraw.ImageDraw, page: ET.Element, scale: float, font_path: str, font_index: int
-) -> None:
+def _draw_content(draw: ImageDraw.ImageDraw, page: ET.Element, scale: float, font_path: str, font_index: int) -> None:
     for obj in page.iter():
         tag = obj.tag.removeprefix(Q)
         box = _numbers(obj.get("Boundary"), 4)

@@ -110,9 +110,7 @@ def _add_to_list(files: ofd.Package, list_path: str, sign_path: str) -> None:
     files[list_path] = ofd.xml_bytes(root)
 
 
-def seal_package(
-    data: bytes, sign: SignFunction, placement: StampPlacement, when: datetime | None = None
-) -> Sealed:
+def seal_package(data: bytes, sign: SignFunction, placement: StampPlacement, when: datetime | None = None) -> Sealed:
     """Add one seal to the OFD `data`; earlier seals stay as they were."""
     files = ofd.read_package(data)
     document_sm3 = sm2.sm3(data).hex()

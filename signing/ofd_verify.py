@@ -145,11 +145,7 @@ def _check_one(files: ofd.Package, sig_path: str, signs_dir: str, trust: SmTrust
         report.problems.append("Signature.xml has no SignedInfo")
         return report
     covered = _check_references(files, sig_path, signed_info, report)
-    unprotected = [
-        name
-        for name in files
-        if name not in covered and not name.startswith(signs_dir + "/")
-    ]
+    unprotected = [name for name in files if name not in covered and not name.startswith(signs_dir + "/")]
     for name in sorted(unprotected):
         report.integrity = "BROKEN"
         report.problems.append(f"file {name} was added after sealing")
@@ -238,9 +234,7 @@ def _check_one(files: ofd.Package, sig_path: str, signs_dir: str, trust: SmTrust
             else:
                 report.revocation = "revoked"
                 report.problems.append(f"the {who} certificate is revoked ({reason})")
-    report.valid = (
-        not report.problems and report.integrity == "intact" and report.signature_valid and report.trusted
-    )
+    report.valid = not report.problems and report.integrity == "intact" and report.signature_valid and report.trusted
     return report
 
 

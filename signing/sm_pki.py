@@ -170,9 +170,7 @@ def build_certificate(
         }
     )
     signature = sign_tbs(signing_key, tbs)
-    cert = asn1_x509.Certificate(
-        {"tbs_certificate": tbs, "signature_algorithm": SM2_SM3, "signature_value": signature}
-    )
+    cert = asn1_x509.Certificate({"tbs_certificate": tbs, "signature_algorithm": SM2_SM3, "signature_value": signature})
     return asn1_x509.Certificate.load(der(cert))
 
 

@@ -110,9 +110,7 @@ def _key_bits(cert: asn1_x509.Certificate) -> bytes:
     return bytes(cert.public_key["public_key"].contents[1:])
 
 
-def respond_for(
-    session: Session, authority: SmAuthority, *, serial: int, now: datetime | None = None
-) -> bytes:
+def respond_for(session: Session, authority: SmAuthority, *, serial: int, now: datetime | None = None) -> bytes:
     """A DER OCSPResponse about one certificate of the SM2 issuing CA, signed by the SM2 OCSP signer."""
     now = now or now_utc()
     issuer = authority.issuing

@@ -75,9 +75,7 @@ def stamp(tsa: SmIdentity, chain: list[asn1_x509.Certificate], data: bytes, now:
     signer_info = cms.SignerInfo(
         {
             "version": "v1",
-            "sid": {
-                "issuer_and_serial_number": {"issuer": tsa.cert.issuer, "serial_number": tsa.cert.serial_number}
-            },
+            "sid": {"issuer_and_serial_number": {"issuer": tsa.cert.issuer, "serial_number": tsa.cert.serial_number}},
             "digest_algorithm": SM3,
             "signed_attrs": signed_attrs,
             "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": sm2.SM2_SM3_OID}),

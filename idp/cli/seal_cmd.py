@@ -240,9 +240,9 @@ def sign(
     except OSError as exc:
         fail(f"cannot read {infile}: {exc.strerror}")
     if national_seals.is_ofd(document):
-        size = width if width is not None else 42.0
+        side = width if width is not None else 42.0
         placement = ofd_seal.StampPlacement(
-            page=page, x=130.0 if x is None else x, y=220.0 if y is None else y, width=size, height=size
+            page=page, x=130.0 if x is None else x, y=220.0 if y is None else y, width=side, height=side
         )
         sign_ofd(seal_id, document, outfile, placement, kind, level != "B-B", as_json)
         return
@@ -252,9 +252,7 @@ def sign(
             ctx,
             seal_id,
             document,
-            pades.Placement(
-                page=page, x=380.0 if x is None else x, y=80.0 if y is None else y, width=width or 120.0
-            ),
+            pades.Placement(page=page, x=380.0 if x is None else x, y=80.0 if y is None else y, width=width or 120.0),
             requester=Requester(kind="operator", name="operator", channel="cli"),
             document_kind=kind,
             level=level,
@@ -354,7 +352,9 @@ def show_gb_seal(view: seals.SealView, ses_seal: bytes, as_json: bool) -> None:
 @app.command("export")
 def export(
     seal_id: SealId,
-    out: Annotated[Path | None, typer.Argument(help="Where to write the DER SESeal (default: standard output).")] = None,
+    out: Annotated[
+        Path | None, typer.Argument(help="Where to write the DER SESeal (default: standard output).")
+    ] = None,
 ) -> None:
     """Write a gb38540 seal's GB/T 38540 SESeal (DER)."""
     with runtime() as rt:

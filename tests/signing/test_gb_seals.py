@@ -22,8 +22,8 @@ import time_machine
 from asn1crypto import cms, tsp
 from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
-from asn1crypto.algos import DSASignature
 from asn1crypto import x509 as asn1_x509
+from asn1crypto.algos import DSASignature
 from PIL import Image
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
@@ -190,9 +190,7 @@ def test_sm2_hierarchy_verifies_with_openssl(module_rt: Runtime, tmp_path: Path)
     assert "SM2-with-SM3" in text and "CA:TRUE" in text and "ASN1 OID: SM2" in text
 
 
-def test_seal_certificate_crl_and_ocsp_verify_with_openssl(
-    module_rt: Runtime, seal_id: str, tmp_path: Path
-) -> None:
+def test_seal_certificate_crl_and_ocsp_verify_with_openssl(module_rt: Runtime, seal_id: str, tmp_path: Path) -> None:
     gb = gb_context(module_rt)
     a = gb.authority
     with module_rt.transaction() as session:
@@ -220,3 +218,298 @@ def test_seal_certificate_crl_and_ocsp_verify_with_openssl(
                basic["tbs_response_data"].dump())  # fmt: skip
     assert_sm2(tmp_path, a.issuing.cert.public_key.dump(), basic["signature"].native,
                basic["tbs_response_data"].dump(), ok=False)  # fmt: skip
+
+
+# --- Sealing and verifying OFD ----------------------------------------------------------------------------------
+
+
+def test_sealed_ofd_is_laid_out_as_the_standard_says(sealed: Path) -> None:
+    files = package(sealed)
+    assert "<ofd:Signatures>/Doc_0/Signs/Signatures.xml</ofd:Signatures>" in files["OFD.xml"].decode()
+    listing = files["Doc_0/Signs/Signatures.xml"].decode()
+    assert 'BaseLoc="/Doc_0/Signs/Sign_0/Signature.xml"' in listing and "<ofd:MaxSignId>1</" in listing
+    xml = files["Doc_0/Signs/Sign_0/Signature.xml"].decode()
+    assert f"<ofd:SignatureMethod>{sm2.SM2_SM3_OID}</" in xml and f'CheckMethod="{sm2.SM3_OID}"' in xml
+    for name in ("/OFD.xml", "/Doc_0/Document.xml", "/Doc_0/Pages/Page_0/Content.xml", "/Doc_0/PublicRes.xml"):
+        assert f'FileRef="{name}"' in xml
+        check = base64.b64encode(sm2.sm3(files[name[1:]])).decode()
+        assert check in xml
+    assert "Signatures.xml" not in xml.split("<ofd:References")[1]  # the one file sealing changes later
+    assert '<ofd:StampAnnot ID="1" PageRef="1" Boundary="130 220 42 42"' in xml
+    facts = ses_of(files)
+    assert facts.data_hash == sm2.sm3(files["Doc_0/Signs/Sign_0/Signature.xml"])
+    assert facts.property_info == "/Doc_0/Signs/Sign_0/Signature.xml"
+    seal = gb38540.decode_seal(facts.seal_der)
+    assert seal.name == f"{ORG_NAME}公章" and seal.picture_type == "PNG" and (seal.width_mm, seal.height_mm) == (40, 40)
+    assert seal.certs[0].dump() == facts.signer.dump()
+
+
+def test_raw_sm2_signatures_in_the_package_verify_with_openssl(
+    module_rt: Runtime, sealed: Path, tmp_path: Path
+) -> None:
+    a = gb_context(module_rt).authority
+    files = package(sealed)
+    facts = ses_of(files)
+    # The signer's SM2 signature over TBS_Sign, and the seal maker's over the seal (GB/T 38540 §6.2.2, §7.2.2).
+    assert_sm2(tmp_path, facts.signer.public_key.dump(), facts.signature, facts.tbs_der)
+    assert_sm2(tmp_path, facts.signer.public_key.dump(), facts.signature, facts.tbs_der + b"x", ok=False)
+    seal = gb38540.decode_seal(facts.seal_der)
+    assert_sm2(tmp_path, seal.maker.public_key.dump(), seal.signature,
+               gb38540.seal_tbs(gb38540.SeSeal.load(facts.seal_der)))  # fmt: skip
+    assert_link(tmp_path, facts.signer, a.issuing.cert)
+    assert_link(tmp_path, seal.maker, a.issuing.cert)
+    # The time-stamp token over the signature value: openssl parses it, checks the imprint, and its signer's
+    # SM2 signature over the signed attributes.
+    assert facts.timestamp is not None
+    (tmp_path / "tst.der").write_bytes(facts.timestamp)
+    (tmp_path / "value.bin").write_bytes(facts.signature)
+    reply = openssl("ts", "-reply", "-token_in", "-in", tmp_path / "tst.der", "-token_out", "-text")
+    assert reply.returncode == 0 and b"Hash Algorithm: sm3" in reply.stdout, reply.stderr
+    assert sm2.sm3(facts.signature).hex()[:8] in reply.stdout.decode().replace(" ", "").replace("-", "")
+    token = cms.ContentInfo.load(facts.timestamp)
+    signer_info = token["content"]["signer_infos"][0]
+    attrs = signer_info["signed_attrs"].untag().dump()
+    assert_sm2(tmp_path, a.tsa.cert.public_key.dump(), signer_info["signature"].native, attrs)
+    tst = tsp.TSTInfo.load(token["content"]["encap_content_info"]["content"].contents)
+    assert tst["message_imprint"]["hashed_message"].native == sm2.sm3(facts.signature)
+    assert_link(tmp_path, a.tsa.cert, a.issuing.cert)
+
+
+def test_verify_reports_a_valid_seal(sealed: Path) -> None:
+    code, report = verify_cli(sealed)
+    assert code == 0, report
+    (sig,) = report["signatures"]  # type: ignore[misc]
+    assert sig["valid"] and sig["integrity"] == "intact" and sig["trusted"] and sig["revocation"] == "good"
+    assert sig["timestamp"]["valid"] and sig["files_checked"] == 4 and not sig["problems"]
+    text = cli("verify", sealed)
+    assert text.exit_code == 0 and "VALID" in text.stdout and "chain to our SM2 root: trusted" in text.stdout
+
+
+def _rewrite(source: Path, target: Path, change: Callable[[ofd.Package], None]) -> Path:
+    files = package(source)
+    change(files)
+    target.write_bytes(ofd.write_package(files))
+    return target
+
+
+def test_a_changed_file_in_the_package_is_reported(sealed: Path, tmp_path: Path) -> None:
+    def edit(files: ofd.Package) -> None:
+        page = "Doc_0/Pages/Page_0/Content.xml"
+        files[page] = files[page].replace(b"Seal below", b"Pay 10000")
+
+    code, report = verify_cli(_rewrite(sealed, tmp_path / "t.ofd", edit))
+    (sig,) = report["signatures"]  # type: ignore[misc]
+    assert code == 1 and not sig["valid"] and sig["integrity"] == "BROKEN"
+    assert any("Content.xml was changed" in p for p in sig["problems"])
+
+
+def test_an_added_page_file_is_reported(sealed: Path, tmp_path: Path) -> None:
+    def add(files: ofd.Package) -> None:
+        files["Doc_0/Pages/Page_1/Content.xml"] = files["Doc_0/Pages/Page_0/Content.xml"]
+
+    code, report = verify_cli(_rewrite(sealed, tmp_path / "t.ofd", add))
+    assert code == 1 and any("added after sealing" in p for p in report["signatures"][0]["problems"])  # type: ignore[index]
+
+
+def test_a_changed_signature_xml_is_reported(sealed: Path, tmp_path: Path) -> None:
+    def move(files: ofd.Package) -> None:
+        path = "Doc_0/Signs/Sign_0/Signature.xml"
+        files[path] = files[path].replace(b'Boundary="130 220 42 42"', b'Boundary="10 10 42 42"')
+
+    code, report = verify_cli(_rewrite(sealed, tmp_path / "t.ofd", move))
+    (sig,) = report["signatures"]  # type: ignore[misc]
+    assert code == 1 and not sig["valid"] and any("Signature.xml was changed" in p for p in sig["problems"])
+
+
+def test_a_forged_signature_value_is_reported(sealed: Path, tmp_path: Path) -> None:
+    """Signature.xml's digest recomputed into dataHash, but the SM2 signature cannot follow."""
+
+    def forge(files: ofd.Package) -> None:
+        path = "Doc_0/Signs/Sign_0/Signature.xml"
+        files[path] = files[path].replace(b'Boundary="130 220 42 42"', b'Boundary="10 10 42 42"')
+        ses = gb38540.SesSignature.load(files["Doc_0/Signs/Sign_0/SignedValue.dat"])
+        old = bytes(ses["toSign"]["dataHash"].contents[1:])
+        files["Doc_0/Signs/Sign_0/SignedValue.dat"] = ses.dump().replace(old, sm2.sm3(files[path]))
+
+    code, report = verify_cli(_rewrite(sealed, tmp_path / "t.ofd", forge))
+    (sig,) = report["signatures"]  # type: ignore[misc]
+    assert (
+        code == 1 and not sig["signature_valid"] and any("SM2 signature does not verify" in p for p in sig["problems"])
+    )
+
+
+def test_countersigning_keeps_the_earlier_seal_valid(org: str, sealed: Path, workdir: Path) -> None:
+    second = make_seal("--kind", "notice")
+    out = workdir / "countersigned.ofd"
+    done = cli("seal", "sign", second, sealed, out, "--kind", "notice", "--x", "60", "--json")
+    assert done.exit_code == 0, done.stderr
+    code, report = verify_cli(out)
+    sigs = report["signatures"]
+    assert code == 0 and len(sigs) == 2 and all(s["valid"] for s in sigs), sigs  # type: ignore[union-attr]
+    files = package(out)
+    second_xml = files["Doc_0/Signs/Sign_1/Signature.xml"].decode()
+    assert 'FileRef="/Doc_0/Signs/Sign_0/SignedValue.dat"' in second_xml  # the countersignature protects the first
+    assert "<ofd:MaxSignId>2</" in files["Doc_0/Signs/Signatures.xml"].decode()
+
+
+def test_a_seal_by_a_foreign_authority_is_reported(module_rt: Runtime, sealed: Path, tmp_path: Path) -> None:
+    """Someone else's maker and CA, with a seal that looks like ours: every signature verifies, nothing is ours."""
+    now = sm_pki.now_utc()
+    key = sm2.generate()
+    foreign_root = sm_pki.build_certificate(
+        subject=sm_pki.name("Yiwang SM2 Root CA"), spki_der=sm2.spki(key.public_key()), issuer=None, signing_key=key,
+        not_before=now - timedelta(hours=1), not_after=now + timedelta(days=30),
+        extensions=[("basic_constraints", {"ca": True}, True)],
+    )  # fmt: skip
+    root = sm_pki.SmIdentity("foreign", foreign_root, key)
+    signer_key = sm2.generate()
+    signer_cert = sm_pki.build_certificate(
+        subject=sm_pki.name("冒充公章", ORG_NAME, f"NTRCN-{USCC}"), spki_der=sm2.spki(signer_key.public_key()),
+        issuer=root, signing_key=key, not_before=now - timedelta(hours=1), not_after=now + timedelta(days=30),
+        extensions=[],
+    )  # fmt: skip
+    seal_der = gb38540.make_seal(
+        gb38540.SealSpec("forged", f"{ORG_NAME}公章", 1, [signer_cert.dump()], now, now - timedelta(hours=1),
+                         now + timedelta(days=30), b"png", 40, 40),
+        foreign_root.dump(), key,
+    )  # fmt: skip
+    signer = gb_seals.GbSigner("forged", signer_key, signer_cert.dump(), seal_der)
+    data = ofd_seal.seal_package(
+        one_page_ofd(),
+        lambda h, p: gb_seals.sign_hash(signer, h, p, tsa=None, tsa_chain=[]).ses_signature,
+        ofd_seal.StampPlacement(),
+    ).data
+    report = ofd_verify.verify_ofd(data, sm_trust(module_rt, gb_context(module_rt)))
+    (sig,) = report.signatures
+    assert sig.signature_valid and sig.integrity == "intact"
+    assert not report.valid and not sig.trusted
+    assert "the seal was not made by our seal-making authority" in sig.problems
+
+
+def test_an_expired_seal_is_reported(module_rt: Runtime, seal_id: str) -> None:
+    """A seal whose validity ended before it was used (made by our maker, listing our certificate)."""
+    gb = gb_context(module_rt)
+    with module_rt.transaction() as session:
+        row = session.get(Seal, seal_id)
+        assert row is not None
+        signer = gb_seals.GbSigner.of(row, module_rt.master)
+    now = sm_pki.now_utc()
+    expired = gb38540.make_seal(
+        gb38540.SealSpec("expired", "过期印章", 1, [signer.cert_der], now - timedelta(days=30),
+                         now - timedelta(days=30), now - timedelta(days=1), b"png", 40, 40),
+        gb.authority.maker.der, gb.authority.maker.key,
+    )  # fmt: skip
+    old = gb_seals.GbSigner(signer.seal_id, signer.key, signer.cert_der, expired)
+    data = ofd_seal.seal_package(
+        one_page_ofd(),
+        lambda h, p: (
+            gb_seals.sign_hash(old, h, p, tsa=gb.authority.tsa, tsa_chain=[gb.authority.issuing.cert]).ses_signature
+        ),
+        ofd_seal.StampPlacement(),
+    ).data
+    report = ofd_verify.verify_ofd(data, sm_trust(module_rt, gb_context(module_rt)))
+    (sig,) = report.signatures
+    assert sig.signature_valid and sig.trusted and not report.valid
+    assert sig.problems == ["the seal was outside its validity period when it was used"]
+
+
+def test_a_revoked_seal_certificate_is_reported(org: str, workdir: Path) -> None:
+    seal = make_seal()
+    out = workdir / "to-revoke.ofd"
+    source = workdir / "plain.ofd"
+    source.write_bytes(one_page_ofd())
+    assert cli("seal", "sign", seal, source, out).exit_code == 0
+    assert verify_cli(out)[0] == 0
+    revoked = cli("seal", "revoke", seal, "--reason", "key_compromise", "--json")
+    assert revoked.exit_code == 0 and json.loads(revoked.stdout)["status"] == "revoked", revoked.stderr
+    code, report = verify_cli(out)
+    (sig,) = report["signatures"]  # type: ignore[misc]
+    assert code == 1 and sig["revocation"] == "revoked"
+    assert any("revoked (key_compromise)" in p for p in sig["problems"])
+    refused = cli("seal", "sign", seal, source, workdir / "never.ofd")
+    assert refused.exit_code == 1 and "revoked" in refused.stderr and not (workdir / "never.ofd").exists()
+
+
+def test_revocation_after_a_time_stamped_seal_keeps_it_valid(org: str, workdir: Path) -> None:
+    seal = make_seal()
+    out = workdir / "before-revocation.ofd"
+    source = workdir / "plain2.ofd"
+    source.write_bytes(one_page_ofd())
+    assert cli("seal", "sign", seal, source, out).exit_code == 0
+    with time_machine.travel(sm_pki.now_utc() + timedelta(minutes=5)):
+        assert cli("seal", "revoke", seal, "--reason", "superseded").exit_code == 0
+    code, report = verify_cli(out)
+    assert code == 0 and report["signatures"][0]["revocation"] == "revoked_after_signing"  # type: ignore[index]
+
+
+def test_policies_apply_unchanged_to_gb_seals(module_rt: Runtime, org: str, workdir: Path) -> None:
+    seal = make_seal("--kind", "contract", "--daily-cap", "1")
+    source = workdir / "policy.ofd"
+    source.write_bytes(one_page_ofd())
+    wrong_kind = cli("seal", "sign", seal, source, workdir / "p1.ofd", "--kind", "notice")
+    assert wrong_kind.exit_code == 1 and "does not cover documents of kind notice" in wrong_kind.stderr
+    assert cli("seal", "sign", seal, source, workdir / "p2.ofd", "--kind", "contract").exit_code == 0
+    capped = cli("seal", "sign", seal, source, workdir / "p3.ofd", "--kind", "contract")
+    assert capped.exit_code == 1 and "daily cap" in capped.stderr and not (workdir / "p3.ofd").exists()
+    with module_rt.transaction() as session:
+        records = session.scalar(
+            select(func.count()).select_from(SignatureRecord).where(SignatureRecord.seal_id == seal)
+        )
+        usage = session.scalar(select(SealUsage.count).where(SealUsage.seal_id == seal))
+        refusals = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "seal.sign", AuditEvent.outcome == "refused", AuditEvent.subject == seal)
+        )
+    assert records == 1 and usage == 1 and refusals == 2
+
+
+def test_a_pades_seal_does_not_seal_ofd_and_bad_packages_are_clear_errors(org: str, workdir: Path) -> None:
+    made = cli("seal", "create", "--org", USCC, "--type", "finance", "--json")
+    pades_seal = json.loads(made.stdout)["id"]
+    source = workdir / "x.ofd"
+    source.write_bytes(one_page_ofd())
+    refused = cli("seal", "sign", pades_seal, source, workdir / "y.ofd")
+    assert refused.exit_code == 1 and "PAdES seal" in refused.stderr
+    broken = workdir / "broken.ofd"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("Doc_0/Document.xml", "<x/>")
+    code = cli("verify", broken)
+    assert code.exit_code == 2 and "OFD.xml is missing" in code.stderr
+
+
+# --- The seal itself: show, export ------------------------------------------------------------------------------
+
+
+def test_seal_show_and_export(seal_id: str, workdir: Path, tmp_path: Path) -> None:
+    shown = cli("seal", "show", seal_id, "--json")
+    assert shown.exit_code == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["format"] == "gb38540" and data["ses_seal"]["header"] == {"id": "ES", "version": 4, "vid": "YIWANG"}
+    assert data["ses_seal"]["name"] == f"{ORG_NAME}公章" and data["ses_seal"]["type"] == "organisation"
+    out = workdir / "seal.der"
+    assert cli("seal", "export", seal_id, out).exit_code == 0
+    der = out.read_bytes()
+    assert gb38540.verify_seal_signature(der)
+    parsed = openssl("asn1parse", "-inform", "DER", "-in", out).stdout.decode()
+    assert ":ES" in parsed and "1.2.156.10197.1.501" in parsed.replace("SM2-with-SM3", "1.2.156.10197.1.501")
+    text = cli("seal", "show", seal_id)
+    assert "ses_seal.header: id=ES, version=4, vid=YIWANG" in text.stdout
+
+
+# --- Render -----------------------------------------------------------------------------------------------------
+
+
+def test_render_draws_the_page_with_the_seal(sealed: Path, workdir: Path) -> None:
+    out = workdir / "page.png"
+    done = cli("render", sealed, out)
+    assert done.exit_code == 0, done.stderr
+    image = Image.open(io.BytesIO(out.read_bytes())).convert("RGB")
+    assert image.size == (794, 1123)  # A4 at 96 dpi
+    scale = 96 / 25.4
+    centre = (round((130 + 21) * scale), round((220 + 21) * scale))
+    box = image.crop((centre[0] - 70, centre[1] - 70, centre[0] + 70, centre[1] + 70))
+    reds = sum(1 for r, g, b in box.get_flattened_data() if r > 180 and g < 90 and b < 90)
+    assert reds > 500  # the seal's red ring is where the StampAnnot puts it
+    text_row = image.crop((70, 100, 600, 160))
+    assert any(sum(px) < 200 for px in text_row.get_flattened_data())  # the page's text is drawn too
