@@ -11,6 +11,7 @@ import io
 import posixpath
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from signing.errors import UnprocessableOfd
@@ -44,7 +45,16 @@ def read_package(data: bytes) -> Package:
             if name in files:
                 raise UnprocessableOfd(f"the OFD package holds {name} twice")
             files[name] = archive.read(info)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, ValueError) as exc:
+    # zlib.error: a corrupt deflate stream; RuntimeError: an encrypted entry.
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+        RuntimeError,
+    ) as exc:
         raise UnprocessableOfd(f"not an OFD package (ZIP): {exc}") from None
     if "OFD.xml" not in files:
         raise UnprocessableOfd("not an OFD package: OFD.xml is missing")
