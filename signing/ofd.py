@@ -22,6 +22,7 @@ MAX_OFD_BYTES = 20 * 1024 * 1024
 MAX_ENTRIES = 2000
 MAX_UNPACKED = 100 * 1024 * 1024  # a ZIP bomb stops here, however well it compresses
 Package = dict[str, bytes]
+_STORED = (".dat", ".png", ".jpg", ".jpeg")
 
 ET.register_namespace("ofd", NS)
 
@@ -83,7 +84,8 @@ def write_package(files: Package) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))  # stable bytes for the same content
-            info.compress_type = zipfile.ZIP_DEFLATED
+            # Signed values carry the seal's PNG, which deflate cannot shrink: storing them saves a third of a seal.
+            info.compress_type = zipfile.ZIP_STORED if name.endswith(_STORED) else zipfile.ZIP_DEFLATED
             archive.writestr(info, data)
     return out.getvalue()
 

@@ -8,11 +8,12 @@ algorithm SM3withSM2 in the SignerInfo (GM/T 0010 §7).
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from asn1crypto import algos, cms, core, tsp
+from asn1crypto import algos, cms, tsp
 from asn1crypto import x509 as asn1_x509
 
 from signing import sm2
@@ -30,7 +31,7 @@ class SmStamp:
     gen_time: datetime
 
 
-def _signing_certificate_v2(cert: asn1_x509.Certificate) -> core.Asn1Value:
+def _signing_certificate_v2(cert: asn1_x509.Certificate) -> cms.CMSAttribute:
     ess = tsp.SigningCertificateV2(
         {
             "certs": [
@@ -48,8 +49,34 @@ def _signing_certificate_v2(cert: asn1_x509.Certificate) -> core.Asn1Value:
     return cms.CMSAttribute({"type": "signing_certificate_v2", "values": [ess]})
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """DER of the parts every token of one TSA repeats. Fresh asn1crypto objects are loaded from these for each
+    token: objects shared between parents make asn1crypto re-encode them over and over (see signing.asn1)."""
+
+    signing_cert_attr: bytes
+    sid: bytes
+    tsa_name: bytes
+    certs: tuple[bytes, ...]
+
+
+@functools.lru_cache(maxsize=8)
+def _prepare(tsa_der: bytes, chain_der: tuple[bytes, ...]) -> _Prepared:
+    cert = asn1_x509.Certificate.load(tsa_der)
+    sid = cms.SignerIdentifier(
+        name="issuer_and_serial_number", value={"issuer": cert.issuer, "serial_number": cert.serial_number}
+    )
+    return _Prepared(
+        signing_cert_attr=der(_signing_certificate_v2(cert)),
+        sid=der(sid),
+        tsa_name=der(asn1_x509.GeneralName(name="directory_name", value=cert.subject)),
+        certs=(tsa_der, *chain_der),
+    )
+
+
 def stamp(tsa: SmIdentity, chain: list[asn1_x509.Certificate], data: bytes, now: datetime | None = None) -> SmStamp:
     """A granted token whose message imprint is SM3(`data`)."""
+    prepared = _prepare(tsa.der, tuple(c.dump() for c in chain))
     gen_time = (now or now_utc()).replace(microsecond=0)
     serial = secrets.randbits(126) | 1 << 125
     tst_info = der(
@@ -61,7 +88,7 @@ def stamp(tsa: SmIdentity, chain: list[asn1_x509.Certificate], data: bytes, now:
                 "serial_number": serial,
                 "gen_time": gen_time,
                 "accuracy": {"seconds": 1},
-                "tsa": asn1_x509.GeneralName(name="directory_name", value=tsa.cert.subject),
+                "tsa": asn1_x509.GeneralName.load(prepared.tsa_name),
             }
         )
     )
@@ -69,13 +96,13 @@ def stamp(tsa: SmIdentity, chain: list[asn1_x509.Certificate], data: bytes, now:
         [
             cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
             cms.CMSAttribute({"type": "message_digest", "values": [sm2.sm3(tst_info)]}),
-            _signing_certificate_v2(tsa.cert),
+            cms.CMSAttribute.load(prepared.signing_cert_attr),
         ]
     )
     signer_info = cms.SignerInfo(
         {
             "version": "v1",
-            "sid": {"issuer_and_serial_number": {"issuer": tsa.cert.issuer, "serial_number": tsa.cert.serial_number}},
+            "sid": cms.SignerIdentifier.load(prepared.sid),
             "digest_algorithm": SM3,
             "signed_attrs": signed_attrs,
             "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": sm2.SM2_SM3_OID}),
@@ -87,7 +114,10 @@ def stamp(tsa: SmIdentity, chain: list[asn1_x509.Certificate], data: bytes, now:
             "version": "v3",
             "digest_algorithms": [SM3],
             "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_info)},
-            "certificates": [cms.CertificateChoices(name="certificate", value=c) for c in [tsa.cert, *chain]],
+            "certificates": [
+                cms.CertificateChoices(name="certificate", value=asn1_x509.Certificate.load(c))
+                for c in prepared.certs
+            ],
             "signer_infos": [signer_info],
         }
     )
