@@ -35,6 +35,7 @@ from idp.web import (
     problems,
     sandbox,
     signing_api,
+    sm_pki_routes,
     stepup,
 )
 
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if emulators is not None:
         emulators.mount(app, "/sandbox")
     app.include_router(pki_routes.router)
+    app.include_router(sm_pki_routes.router)
     app.include_router(signing_api.router)
     app.include_router(csc_api.router)
     return app

@@ -110,9 +110,50 @@ def _key_bits(cert: asn1_x509.Certificate) -> bytes:
     return bytes(cert.public_key["public_key"].contents[1:])
 
 
-def respond_for(session: Session, authority: SmAuthority, *, serial: int, now: datetime | None = None) -> bytes:
+MAX_REQUEST_BYTES = 10_000
+_HASHES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
+
+
+def unsuccessful(status: str) -> bytes:
+    return der(asn1_ocsp.OCSPResponse({"response_status": status}))
+
+
+def respond(session: Session, authority: SmAuthority, request_der: bytes, now: datetime | None = None) -> bytes:
+    """Answer a DER OCSPRequest (RFC 6960 §4.1) about a certificate of the SM2 issuing CA; never raises."""
+    if len(request_der) > MAX_REQUEST_BYTES:
+        return unsuccessful("malformed_request")
+    try:
+        request = asn1_ocsp.OCSPRequest.load(request_der, strict=True)
+        (single,) = list(request["tbs_request"]["request_list"])
+        cert_id = single["req_cert"]
+        algorithm = cert_id["hash_algorithm"]["algorithm"].native
+        serial = int(cert_id["serial_number"].native)
+        nonce = request.nonce_value.native if request.nonce_value is not None else None
+        name_hash, key_hash = cert_id["issuer_name_hash"].native, cert_id["issuer_key_hash"].native
+    except (ValueError, TypeError, KeyError):
+        return unsuccessful("malformed_request")
+    digest = _HASHES.get(algorithm)
+    issuer = authority.issuing.cert
+    if digest is None or (name_hash, key_hash) != (
+        digest(issuer.subject.dump()).digest(),
+        digest(_key_bits(issuer)).digest(),
+    ):
+        return unsuccessful("unauthorized")  # §2.3: not a CA we answer for
+    return respond_for(session, authority, serial=serial, algorithm=algorithm, nonce=nonce, now=now)
+
+
+def respond_for(
+    session: Session,
+    authority: SmAuthority,
+    *,
+    serial: int,
+    algorithm: str = "sha1",
+    nonce: bytes | None = None,
+    now: datetime | None = None,
+) -> bytes:
     """A DER OCSPResponse about one certificate of the SM2 issuing CA, signed by the SM2 OCSP signer."""
     now = now or now_utc()
+    digest = _HASHES[algorithm]
     issuer = authority.issuing
     row = session.get(IssuedCertificate, serial_hex(serial))
     status: Any
@@ -135,9 +176,9 @@ def respond_for(session: Session, authority: SmAuthority, *, serial: int, now: d
             "responses": [
                 {
                     "cert_id": {
-                        "hash_algorithm": {"algorithm": "sha1"},
-                        "issuer_name_hash": hashlib.sha1(issuer.cert.subject.dump()).digest(),
-                        "issuer_key_hash": hashlib.sha1(_key_bits(issuer.cert)).digest(),
+                        "hash_algorithm": {"algorithm": algorithm},
+                        "issuer_name_hash": digest(issuer.cert.subject.dump()).digest(),
+                        "issuer_key_hash": digest(_key_bits(issuer.cert)).digest(),
                         "serial_number": serial,
                     },
                     "cert_status": status,
@@ -145,8 +186,11 @@ def respond_for(session: Session, authority: SmAuthority, *, serial: int, now: d
                     "next_update": _gt(now + OCSP_VALIDITY),
                 }
             ],
+            "response_extensions": [{"extn_id": "nonce", "extn_value": nonce}] if nonce is not None else None,
         }
     )
+    if nonce is None:
+        del tbs["response_extensions"]
     basic = asn1_ocsp.BasicOCSPResponse(
         {
             "tbs_response_data": tbs,

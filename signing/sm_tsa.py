@@ -115,8 +115,7 @@ def stamp(tsa: SmIdentity, chain: list[asn1_x509.Certificate], data: bytes, now:
             "digest_algorithms": [SM3],
             "encap_content_info": {"content_type": "tst_info", "content": cms.ParsableOctetString(tst_info)},
             "certificates": [
-                cms.CertificateChoices(name="certificate", value=asn1_x509.Certificate.load(c))
-                for c in prepared.certs
+                cms.CertificateChoices(name="certificate", value=asn1_x509.Certificate.load(c)) for c in prepared.certs
             ],
             "signer_infos": [signer_info],
         }

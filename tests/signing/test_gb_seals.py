@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import time_machine
 from asn1crypto import cms, tsp
@@ -513,3 +514,36 @@ def test_render_draws_the_page_with_the_seal(sealed: Path, workdir: Path) -> Non
     assert reds > 500  # the seal's red ring is where the StampAnnot puts it
     text_row = image.crop((70, 100, 600, 160))
     assert any(sum(px) < 200 for px in text_row.get_flattened_data())  # the page's text is drawn too
+
+
+def test_sm2_pki_endpoints_serve_what_certificates_point_to(
+    module_rt: Runtime, seal_id: str, server: str, tmp_path: Path
+) -> None:
+    """openssl, as a relying party, asks our SM2 OCSP responder over HTTP and fetches the CRL the certificate
+    names; both answers are signed by our SM2 keys (checked over their exact signed bytes)."""
+    a = gb_context(module_rt).authority
+    with module_rt.transaction() as session:
+        row = session.get(Seal, seal_id)
+        assert row is not None
+        cert = asn1_x509.Certificate.load(row.cert_der)
+    (ocsp_url,) = [
+        d["access_location"] for d in cert.authority_information_access_value.native if d["access_method"] == "ocsp"
+    ]
+    assert ocsp_url == f"{server}/pki/sm2/ocsp"
+    issuing = pem_file(tmp_path / "issuing.pem", a.issuing.cert)
+    done = openssl(
+        "ocsp", "-issuer", issuing, "-cert", pem_file(tmp_path / "seal.pem", cert), "-url", ocsp_url,
+        "-noverify", "-resp_text", "-respout", tmp_path / "resp.der",
+    )  # fmt: skip
+    assert done.returncode == 0 and b": good" in done.stdout, done.stdout + done.stderr
+    basic = asn1_ocsp.OCSPResponse.load((tmp_path / "resp.der").read_bytes()).basic_ocsp_response
+    assert basic["tbs_response_data"]["response_extensions"][0]["extn_id"].native == "nonce"  # openssl's, echoed
+    assert_sm2(tmp_path, a.ocsp.cert.public_key.dump(), basic["signature"].native, basic["tbs_response_data"].dump())
+    (crl_url,) = cert.crl_distribution_points[0].url.split()
+    crl = httpx.get(crl_url).content
+    parsed = asn1_crl.CertificateList.load(crl)
+    assert_sm2(tmp_path, a.issuing.cert.public_key.dump(), parsed["signature"].native, parsed["tbs_cert_list"].dump())
+    root = httpx.get(f"{server}/pki/sm2/root-ca.cer")
+    assert root.status_code == 200 and root.content == a.root.der
+    foreign = httpx.post(f"{server}/pki/sm2/ocsp", content=b"\x30\x03\x02\x01\x01")
+    assert asn1_ocsp.OCSPResponse.load(foreign.content)["response_status"].native == "malformed_request"
