@@ -27,6 +27,7 @@ from idp.db import new_id, utcnow
 from idp.errors import YiwangError
 from signing import crl, ocsp, pades, pkcs11_keys, pki
 from signing.context import SigningContext
+from signing.errors import Forbidden
 from signing.models import Seal, SignatureRecord
 from signing.policy import CHECKS, Policy, Request, Requester, authorise, check_daily_cap
 from signing.seals import PKCS11, get, seal_label
@@ -136,6 +137,8 @@ def _policy_request(seal: Seal, requester: Requester, document_kind: str | None,
 def precheck(session: Session, seal_id: str, requester: Requester, document_kind: str | None) -> Seal:
     """Every policy check but the cap, without writing anything: refuse before spending a signature."""
     seal = get(session, seal_id)
+    if seal.format != "pades":  # an SM2 key cannot make a PAdES signature
+        raise Forbidden(f"seal {seal.id} is a national-format (gb38540) seal: it seals OFD documents")
     req = _policy_request(seal, requester, document_kind, utcnow())
     for check in CHECKS:
         if check is not check_daily_cap:

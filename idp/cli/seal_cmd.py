@@ -233,9 +233,11 @@ def sign(
     """Seal a PDF (PAdES with a visible seal, B-LT by default) or an OFD (GB/T 38540 SES_Signature with an SM2
     time-stamp, gb38540 seals; --x/--y/--width then in millimetres from the page's top-left); recorded, audited."""
     try:
-        size = infile.stat().st_size
-        if size > max(pades.MAX_PDF_BYTES, ofd.MAX_OFD_BYTES):
-            fail(f"{infile} is larger than {max(pades.MAX_PDF_BYTES, ofd.MAX_OFD_BYTES)} bytes")
+        with infile.open("rb") as handle:
+            head = handle.read(4)
+        limit = ofd.MAX_OFD_BYTES if national_seals.is_ofd(head) else pades.MAX_PDF_BYTES
+        if infile.stat().st_size > limit:
+            fail(f"{infile} is larger than {limit} bytes")
         document = infile.read_bytes()
     except OSError as exc:
         fail(f"cannot read {infile}: {exc.strerror}")
@@ -252,7 +254,12 @@ def sign(
             ctx,
             seal_id,
             document,
-            pades.Placement(page=page, x=380.0 if x is None else x, y=80.0 if y is None else y, width=width or 120.0),
+            pades.Placement(
+                page=page,
+                x=380.0 if x is None else x,
+                y=80.0 if y is None else y,
+                width=120.0 if width is None else width,
+            ),
             requester=Requester(kind="operator", name="operator", channel="cli"),
             document_kind=kind,
             level=level,

@@ -63,8 +63,10 @@ def verify_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Verify every signature in a PDF or seal in an OFD (exit 0 all valid, 1 any invalid, 2 unreadable input)."""
-    limit = max(pades.MAX_PDF_BYTES, ofd.MAX_OFD_BYTES)
     try:
+        with file.open("rb") as handle:
+            head = handle.read(4)
+        limit = ofd.MAX_OFD_BYTES if national_seals.is_ofd(head) else pades.MAX_PDF_BYTES
         if file.stat().st_size > limit:
             raise _unreadable(f"{file} is larger than {limit} bytes")
         data = file.read_bytes()

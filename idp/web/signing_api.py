@@ -94,7 +94,7 @@ async def seal_sign(
     if national_seals.is_ofd(document):
         return await seal_sign_ofd(ctx, seal_id, document, page, x, y, width, level, kind, _client(token))
     placement = pades.Placement(
-        page=page, x=380.0 if x is None else x, y=80.0 if y is None else y, width=width or 120.0
+        page=page, x=380.0 if x is None else x, y=80.0 if y is None else y, width=120.0 if width is None else width
     )
     result = await run_in_threadpool(
         sealing.seal_document,

@@ -29,14 +29,17 @@ from PIL import Image
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
+import keys
 from idp.audit import AuditEvent
 from idp.cli.main import app as cli_app
 from idp.national_seals import gb_context, sm_trust
 from idp.records import organisations, people
 from idp.runtime import Runtime
-from signing import gb38540, gb_seals, ofd, ofd_seal, ofd_verify, sm2, sm_pki, sm_status
-from signing.models import Seal, SealUsage, SignatureRecord
+from signing import csc, gb38540, gb_seals, ofd, ofd_seal, ofd_verify, sm2, sm_pki, sm_status
+from signing.context import SigningContext
+from signing.models import PkiEntity, Seal, SealUsage, SignatureRecord
 from signing.ofd_sample import one_page_ofd
+from signing.sample import one_page_pdf
 from tests.signing import sm2_reference as ref
 
 USCC = "91110000600037341L"
@@ -547,3 +550,32 @@ def test_sm2_pki_endpoints_serve_what_certificates_point_to(
     assert root.status_code == 200 and root.content == a.root.der
     foreign = httpx.post(f"{server}/pki/sm2/ocsp", content=b"\x30\x03\x02\x01\x01")
     assert asn1_ocsp.OCSPResponse.load(foreign.content)["response_status"].native == "malformed_request"
+
+
+def test_a_gb_seal_makes_no_pades_or_csc_signature(seal_id: str, ctx: SigningContext, workdir: Path) -> None:
+    pdf = workdir / "doc.pdf"
+    pdf.write_bytes(one_page_pdf())
+    refused = cli("seal", "sign", seal_id, pdf, workdir / "never.pdf")
+    assert refused.exit_code == 1 and "seals OFD documents" in refused.stderr
+    with ctx.runtime.transaction() as session:
+        row = session.get(Seal, seal_id)
+        assert row is not None
+        row.policy = {**row.policy, "clients": ["csc-client"]}
+    assert csc.credentials_list(ctx, "csc-client", {})["credentialIDs"] == []
+
+
+def test_sm2_private_keys_are_sealed_under_the_master_key(module_rt: Runtime, seal_id: str) -> None:
+    a = gb_context(module_rt).authority
+    with module_rt.transaction() as session:
+        rows = {row.role: row for row in session.scalars(select(PkiEntity).where(PkiEntity.role.in_(sm_pki.ROLES)))}
+        seal = session.get(Seal, seal_id)
+        assert seal is not None and seal.sealed_key is not None
+        seal_row = (seal.id, seal.sealed_key)
+    assert set(rows) == set(sm_pki.ROLES)
+    for role, row in rows.items():
+        assert sm2.private_der(a.by_role(role).key) not in row.sealed_key
+        with pytest.raises(keys.DecryptionError):
+            sm_pki.open_key(module_rt.master, row.sealed_key, sm_pki.TSA if role != sm_pki.TSA else sm_pki.OCSP)
+    with pytest.raises(keys.DecryptionError):  # a seal's key opens for that seal only
+        sm_pki.open_key(module_rt.master, seal_row[1], gb_seals.seal_label("another"))
+    assert sm_pki.open_key(module_rt.master, seal_row[1], gb_seals.seal_label(seal_row[0]))
