@@ -48,7 +48,8 @@ def gb_context(rt: Runtime) -> gb_sealing.GbContext:
 def sm_trust(rt: Runtime, ctx: gb_sealing.GbContext) -> ofd_verify.SmTrust:
     with rt.transaction() as session:
         crl = sm_status.current_crl(session, ctx.authority)
-    return ofd_verify.SmTrust(root=ctx.authority.root.cert, issuing=ctx.authority.issuing.cert, crl=crl)
+    a = ctx.authority
+    return ofd_verify.SmTrust(root=a.root.cert, issuing=a.issuing.cert, crl=crl, maker=a.maker.cert)
 
 
 def is_ofd(data: bytes) -> bool:

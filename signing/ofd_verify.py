@@ -35,11 +35,14 @@ SM3_NAMES = (sm2.SM3_OID, "SM3", "sm3")
 
 @dataclass(frozen=True)
 class SmTrust:
-    """Our SM2 root and issuing CA, our seal maker's and TSA's certificates, and the issuing CA's current CRL."""
+    """Our SM2 root and issuing CA, the issuing CA's current CRL, and our seal-making authority's certificate:
+    only seals it made are ours — any other holder of a certificate from our CA (a seal's own key, say) could
+    otherwise mint a seal with any name and validity."""
 
     root: asn1_x509.Certificate
     issuing: asn1_x509.Certificate
     crl: bytes
+    maker: asn1_x509.Certificate | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,12 @@ def _revocations(trust: SmTrust) -> dict[int, tuple[datetime, str]] | None:
 
 def _ours(cert: asn1_x509.Certificate, trust: SmTrust) -> bool:
     return verify_issued_by(cert, trust.issuing) and verify_issued_by(trust.issuing, trust.root)
+
+
+def _is_tsa(cert: asn1_x509.Certificate) -> bool:
+    """RFC 3161 §2.3: a time-stamping unit's certificate has the critical EKU id-kp-timeStamping, alone."""
+    eku = cert.extended_key_usage_value
+    return eku is not None and eku.native == ["time_stamping"] and "extended_key_usage" in cert.critical_extensions
 
 
 def _within(cert: asn1_x509.Certificate, moment: datetime) -> bool:
@@ -187,7 +196,7 @@ def _check_one(files: ofd.Package, sig_path: str, signs_dir: str, trust: SmTrust
     ts_time: datetime | None = None
     if facts.timestamp is not None:
         stamp = sm_tsa.check(facts.timestamp, facts.signature)
-        ts_ok = stamp.intact and stamp.signer is not None and _ours(stamp.signer, trust)
+        ts_ok = stamp.intact and stamp.signer is not None and _ours(stamp.signer, trust) and _is_tsa(stamp.signer)
         if stamp.gen_time is not None and stamp.signer is not None and not _within(stamp.signer, stamp.gen_time):
             ts_ok = False
         report.timestamp = Stamp(
@@ -204,7 +213,7 @@ def _check_one(files: ofd.Package, sig_path: str, signs_dir: str, trust: SmTrust
     # 3. The seal.
     if not gb38540.verify_seal_signature(facts.seal_der):
         report.problems.append("the seal's own signature (by its maker) does not verify")
-    if not _ours(seal.maker, trust):
+    if not _ours(seal.maker, trust) or trust.maker is None or seal.maker.dump() != trust.maker.dump():
         report.problems.append("the seal was not made by our seal-making authority")
     if not any(c.dump() == facts.signer.dump() for c in seal.certs):
         report.problems.append("the seal does not list the signer's certificate")

@@ -579,3 +579,38 @@ def test_sm2_private_keys_are_sealed_under_the_master_key(module_rt: Runtime, se
     with pytest.raises(keys.DecryptionError):  # a seal's key opens for that seal only
         sm_pki.open_key(module_rt.master, seal_row[1], gb_seals.seal_label("another"))
     assert sm_pki.open_key(module_rt.master, seal_row[1], gb_seals.seal_label(seal_row[0]))
+
+
+def test_a_seal_holder_can_mint_neither_a_seal_nor_a_time_stamp(module_rt: Runtime, seal_id: str) -> None:
+    """A seal's own key holds a certificate from our CA: it still makes no seal we accept (only our maker does),
+    and no time-stamp we trust (no time-stamping EKU) — so it cannot backdate a signature past a revocation."""
+    gb = gb_context(module_rt)
+    with module_rt.transaction() as session:
+        row = session.get(Seal, seal_id)
+        assert row is not None
+        holder = gb_seals.GbSigner.of(row, module_rt.master)
+    holder_cert = asn1_x509.Certificate.load(holder.cert_der)
+    now = sm_pki.now_utc()
+    minted = gb38540.make_seal(
+        gb38540.SealSpec("minted", "某某市人民政府公章", 1, [holder.cert_der], now, now - timedelta(days=1),
+                         now + timedelta(days=3650), b"png", 40, 40),
+        holder.cert_der, holder.key,
+    )  # fmt: skip
+    self_made = gb_seals.GbSigner(holder.seal_id, holder.key, holder.cert_der, minted)
+    fake_tsa = sm_pki.SmIdentity("holder", holder_cert, holder.key)
+
+    def seal_with(signer: gb_seals.GbSigner, tsa: sm_pki.SmIdentity) -> ofd_verify.SealReport:
+        data = ofd_seal.seal_package(
+            one_page_ofd(),
+            lambda h, p: gb_seals.sign_hash(signer, h, p, tsa=tsa, tsa_chain=[gb.authority.issuing.cert]).ses_signature,
+            ofd_seal.StampPlacement(),
+        ).data
+        (report,) = ofd_verify.verify_ofd(data, sm_trust(module_rt, gb)).signatures
+        return report
+
+    minted_report = seal_with(self_made, gb.authority.tsa)
+    assert minted_report.signature_valid and minted_report.trusted and not minted_report.valid
+    assert minted_report.problems == ["the seal was not made by our seal-making authority"]
+    stamped = seal_with(holder, fake_tsa)
+    assert stamped.timestamp is not None and not stamped.timestamp.valid and not stamped.valid
+    assert seal_with(holder, gb.authority.tsa).valid  # the same seal and our real TSA: valid
