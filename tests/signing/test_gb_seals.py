@@ -614,3 +614,35 @@ def test_a_seal_holder_can_mint_neither_a_seal_nor_a_time_stamp(module_rt: Runti
     stamped = seal_with(holder, fake_tsa)
     assert stamped.timestamp is not None and not stamped.timestamp.valid and not stamped.valid
     assert seal_with(holder, gb.authority.tsa).valid  # the same seal and our real TSA: valid
+
+
+def test_bad_national_format_commands_are_one_line_errors(org: str, seal_id: str, workdir: Path) -> None:
+    pkcs11 = cli("seal", "create", "--org", USCC, "--type", "official", "--format", "gb38540", "--pkcs11")
+    assert pkcs11.exit_code == 1 and "software SM2 key" in pkcs11.stderr
+    fmt = cli("seal", "create", "--org", USCC, "--type", "official", "--format", "xades")
+    assert fmt.exit_code == 1 and "--format must be" in fmt.stderr
+    pades_seal = json.loads(cli("seal", "create", "--org", USCC, "--type", "finance", "--json").stdout)["id"]
+    export = cli("seal", "export", pades_seal, workdir / "none.der")
+    assert export.exit_code == 1 and "only gb38540 seals" in export.stderr and not (workdir / "none.der").exists()
+    pdf = workdir / "plain.pdf"
+    pdf.write_bytes(one_page_pdf())
+    render = cli("render", pdf, workdir / "none.png")
+    assert render.exit_code == 1 and render.stderr.startswith("error: not an OFD package")
+    unsealed = workdir / "unsealed.ofd"
+    unsealed.write_bytes(one_page_ofd())
+    nothing = cli("verify", unsealed)
+    assert nothing.exit_code == 1 and "no seals" in nothing.stdout
+    far_page = cli("seal", "sign", seal_id, unsealed, workdir / "never2.ofd", "--page", "3", "--kind", "notice")
+    assert far_page.exit_code == 1 and "no page 3" in far_page.stderr and not (workdir / "never2.ofd").exists()
+
+
+def test_an_expired_gb_seal_seals_nothing_and_revoking_twice_is_a_conflict(org: str, workdir: Path) -> None:
+    seal = make_seal("--days", "1")
+    source = workdir / "later.ofd"
+    source.write_bytes(one_page_ofd())
+    with time_machine.travel(sm_pki.now_utc() + timedelta(days=2)):
+        late = cli("seal", "sign", seal, source, workdir / "late.ofd")
+    assert late.exit_code == 1 and "outside its validity period" in late.stderr
+    assert cli("seal", "revoke", seal).exit_code == 0
+    again = cli("seal", "revoke", seal)
+    assert again.exit_code == 1 and "already revoked" in again.stderr
