@@ -37,12 +37,17 @@ def _time(value: datetime) -> asn1_x509.Time:
 
 
 def build_crl(session: Session, issuer: SmIdentity, number: int, now: datetime) -> bytes:
-    entries: list[dict[str, Any]] = []
     rows = session.scalars(
         select(IssuedCertificate).where(
             IssuedCertificate.issuer_role == issuer.role, IssuedCertificate.status == "revoked"
         )
     )
+    return build_crl_for(issuer, list(rows), number, now)
+
+
+def build_crl_for(issuer: SmIdentity, rows: list[IssuedCertificate], number: int, now: datetime) -> bytes:
+    """A CRL of `issuer` listing `rows` (revoked certificates), signed SM3withSM2."""
+    entries: list[dict[str, Any]] = []
     for row in rows:
         assert row.revoked_at is not None
         entry: dict[str, Any] = {"user_certificate": int(row.serial, 16), "revocation_date": _time(row.revoked_at)}

@@ -7,13 +7,14 @@ import ast
 import contextlib
 import io
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signing import gb38540, ofd, ofd_verify
+from signing import gb38540, gb_seals, ofd, ofd_seal, ofd_verify, sm2, sm_pki, sm_status
 from signing.errors import UnprocessableOfd
 from signing.ofd_sample import one_page_ofd
 
@@ -84,3 +85,54 @@ def test_zip_bombs_and_duplicates_are_refused() -> None:
         archive.writestr("/OFD.xml", b"<b/>")
     with pytest.raises(UnprocessableOfd, match="twice"):
         ofd.read_package(twice.getvalue())
+
+
+def _hierarchy() -> tuple[ofd_verify.SmTrust, gb_seals.GbSigner]:
+    """A throw-away SM2 hierarchy in memory (root → issuing → maker, seal), with an empty CRL."""
+    now = sm_pki.now_utc()
+    window = {"not_before": now - timedelta(hours=1), "not_after": now + timedelta(days=3)}
+    urls = sm_pki.SmUrls("http://127.0.0.1")
+
+    def identity(role: str, issuer: sm_pki.SmIdentity | None) -> sm_pki.SmIdentity:
+        key = sm2.generate()
+        cert = sm_pki.build_certificate(
+            subject=sm_pki.name(role), spki_der=sm2.spki(key.public_key()), issuer=issuer,
+            signing_key=issuer.key if issuer else key, extensions=sm_pki._profile(role, urls), **window,
+        )  # fmt: skip
+        return sm_pki.SmIdentity(role, cert, key)
+
+    root = identity(sm_pki.ROOT, None)
+    issuing = identity(sm_pki.ISSUING, root)
+    maker = identity(sm_pki.MAKER, issuing)
+    holder = identity(sm_pki.MAKER, issuing)  # any end-entity profile will do for the seal's certificate
+    seal = gb38540.make_seal(
+        gb38540.SealSpec("p", "测试章", 1, [holder.der], now, now - timedelta(hours=1), now + timedelta(days=3),
+                         b"png", 40, 40),
+        maker.der, maker.key,
+    )  # fmt: skip
+    session_free_crl = sm_status.build_crl_for(issuing, [], 1, now)
+    trust = ofd_verify.SmTrust(root=root.cert, issuing=issuing.cert, crl=session_free_crl, maker=maker.cert)
+    return trust, gb_seals.GbSigner("p", holder.key, holder.der, seal)
+
+
+HIERARCHY = _hierarchy()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40), min_size=1, max_size=4
+    ),
+    st.integers(min_value=1, max_value=3),
+)
+def test_any_text_document_sealed_any_number_of_times_verifies(lines: list[str], times: int) -> None:
+    trust, signer = HIERARCHY
+    data = one_page_ofd(tuple(lines))
+    for _ in range(times):
+        data = ofd_seal.seal_package(
+            data,
+            lambda h, p: gb_seals.sign_hash(signer, h, p, tsa=None, tsa_chain=[]).ses_signature,
+            ofd_seal.StampPlacement(),
+        ).data
+    report = ofd_verify.verify_ofd(data, trust)
+    assert report.valid and len(report.signatures) == times, [s.problems for s in report.signatures]
