@@ -146,7 +146,7 @@ def _check_references(files: ofd.Package, sig_path: str, signed_info: Any, repor
     return covered
 
 
-def _check_one(files: ofd.Package, sig_path: str, signs_dir: str, trust: SmTrust) -> SealReport:
+def _check_one(files: ofd.Package, sig_path: str, signs_dir: str, trust: SmTrust, page_ids: set[str]) -> SealReport:
     report = SealReport(path=sig_path)
     root = ofd.parse_xml(files, sig_path)
     signed_info = root.find(f"{Q}SignedInfo")
@@ -161,6 +161,8 @@ def _check_one(files: ofd.Package, sig_path: str, signs_dir: str, trust: SmTrust
     annot = signed_info.find(f"{Q}StampAnnot")
     if annot is not None:
         report.page, report.boundary = annot.get("PageRef"), annot.get("Boundary")
+    if annot is None or report.page not in page_ids:
+        report.problems.append("the seal is placed on no page of the document")
     value_path = ofd.resolve(sig_path, (root.findtext(f"{Q}SignedValue") or "").strip() or "SignedValue.dat")
     ses_der = files.get(value_path)
     if ses_der is None:
@@ -252,13 +254,20 @@ def verify_ofd(data: bytes, trust: SmTrust) -> OfdReport:
     files = ofd.read_package(data)
     layout = ofd.layout(files)
     reports: list[SealReport] = []
+    page_ids = {page.id for page in layout.pages}
     if layout.signatures is not None and layout.signatures in files:
         listing = ofd.parse_xml(files, layout.signatures)
         signs_dir = posixpath.dirname(layout.signatures)
+        listed: set[str] = set()
         for entry in listing.iterfind(f"{Q}Signature"):
             path = ofd.resolve(layout.signatures, entry.get("BaseLoc", ""))
+            listed.add(path)
             if path not in files:
                 reports.append(SealReport(path=path, problems=[f"the listed signature {path} is missing"]))
                 continue
-            reports.append(_check_one(files, path, signs_dir, trust))
+            reports.append(_check_one(files, path, signs_dir, trust, page_ids))
+        # Signatures.xml is the one file no seal protects: a seal taken off the list must not pass unnoticed.
+        for name in sorted(files):
+            if name.startswith(signs_dir + "/") and name.endswith("/Signature.xml") and name not in listed:
+                reports.append(SealReport(path=name, problems=["this seal is in the package but not listed"]))
     return OfdReport(valid=bool(reports) and all(r.valid for r in reports), signatures=reports)

@@ -342,15 +342,20 @@ def test_a_forged_signature_value_is_reported(sealed: Path, tmp_path: Path) -> N
     )
 
 
-def test_countersigning_keeps_the_earlier_seal_valid(org: str, sealed: Path, workdir: Path) -> None:
+@pytest.fixture(scope="module")
+def countersigned(org: str, sealed: Path, workdir: Path) -> Path:
     second = make_seal("--kind", "notice")
     out = workdir / "countersigned.ofd"
     done = cli("seal", "sign", second, sealed, out, "--kind", "notice", "--x", "60", "--json")
     assert done.exit_code == 0, done.stderr
-    code, report = verify_cli(out)
+    return out
+
+
+def test_countersigning_keeps_the_earlier_seal_valid(countersigned: Path) -> None:
+    code, report = verify_cli(countersigned)
     sigs = report["signatures"]
     assert code == 0 and len(sigs) == 2 and all(s["valid"] for s in sigs), sigs  # type: ignore[union-attr]
-    files = package(out)
+    files = package(countersigned)
     second_xml = files["Doc_0/Signs/Sign_1/Signature.xml"].decode()
     assert 'FileRef="/Doc_0/Signs/Sign_0/SignedValue.dat"' in second_xml  # the countersignature protects the first
     assert "<ofd:MaxSignId>2</" in files["Doc_0/Signs/Signatures.xml"].decode()
@@ -646,3 +651,18 @@ def test_an_expired_gb_seal_seals_nothing_and_revoking_twice_is_a_conflict(org: 
     assert cli("seal", "revoke", seal).exit_code == 0
     again = cli("seal", "revoke", seal)
     assert again.exit_code == 1 and "already revoked" in again.stderr
+
+
+def test_a_countersignature_taken_off_the_list_is_reported(countersigned: Path, tmp_path: Path) -> None:
+    """Signatures.xml is the file no seal protects; dropping a seal from it still shows."""
+
+    def unlist(files: ofd.Package) -> None:
+        listing = "Doc_0/Signs/Signatures.xml"
+        text = files[listing].decode()
+        start = text.index('<ofd:Signature ID="2"')
+        files[listing] = (text[:start] + text[text.index("/>", start) + 2 :]).encode()
+
+    code, report = verify_cli(_rewrite(countersigned, tmp_path / "t.ofd", unlist))
+    sigs = report["signatures"]
+    assert code == 1 and sigs[0]["valid"] and not sigs[1]["valid"]  # type: ignore[index]
+    assert sigs[1]["problems"] == ["this seal is in the package but not listed"]  # type: ignore[index]
