@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,6 @@ from signing.errors import Forbidden, NoSuchSeal
 from signing.models import Seal, SignatureRecord
 from signing.policy import CHECKS, Policy, Request, Requester, authorise, check_daily_cap
 
-T = TypeVar("T")
 Runner = Callable[[Callable[[Session], Any]], Any]  # the caller's "one transaction, refusals audited"
 LEVEL_B, LEVEL_T = "SES", "SES-T"  # a SES_Signature without / with an SM2 time-stamp over its value
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from asn1crypto import keys as asn1_keys
+from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -332,6 +333,4 @@ def verify_issued_by(cert: asn1_x509.Certificate, issuer: asn1_x509.Certificate)
 
 
 def pem(certs: Sequence[asn1_x509.Certificate]) -> str:
-    from asn1crypto import pem as asn1_pem
-
     return "".join(asn1_pem.armor("CERTIFICATE", c.dump()).decode("ascii") for c in certs)
