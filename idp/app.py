@@ -46,6 +46,7 @@ from idp.web.signing_host import IdpSigningHost
 from signing.web import api as signing_api
 from signing.web import csc as signing_csc
 from signing.web import pki as signing_pki
+from signing.web import sm_pki as signing_sm_pki
 
 log = get_logger("yiwang.app")
 
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Signing's own routes, mounted here; they reach the identity provider only through the host.
     app.state.signing_host = IdpSigningHost()
     app.include_router(signing_pki.router)
+    app.include_router(signing_sm_pki.router)
     app.include_router(signing_api.router)
     app.include_router(signing_csc.router)
     return app

@@ -131,6 +131,9 @@ def initialise(settings: Settings) -> list[str]:
             from signing import pki  # the one place idp calls into signing: its CAs are made with the keys
 
             made += pki.ensure_pki(session, master, settings.issuer)
+            from signing import sm_pki  # the SM2 hierarchy for national-format (GB/T 38540) seals
+
+            made += sm_pki.ensure(session, master, settings.issuer)
             if made:
                 audit.record(session, audit.Event(action="keys.create", subject="keystore", detail={"keys": made}))
         return created + made

@@ -34,6 +34,8 @@ class SigningContext:
     # Short-lived DER blobs (OCSP responses, the root CRL) reused across signatures: key -> (expiry, bytes).
     blobs: dict[str, tuple[float, bytes]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The SM2 authority for national-format seals (signing.national.gb_context), loaded on first use.
+    national: Any = None
 
     def run(self, work: Callable[[Session], T], *, refusal: AuditEvent | None = None) -> T:
         """Do `work` in one transaction. If it is refused, nothing of it is kept; the refusal is audited apart."""

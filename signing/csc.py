@@ -117,7 +117,8 @@ def _requester(client_id: str) -> Requester:
 
 
 def _usable(session: Session, client_id: str, seal: Seal) -> bool:
-    return client_id in Policy.from_dict(seal.policy).clients
+    # Only PAdES seals: CSC here offers ECDSA/RSA algorithms, and a gb38540 seal's key is SM2.
+    return seal.format == "pades" and client_id in Policy.from_dict(seal.policy).clients
 
 
 def _credential(session: Session, client_id: str, credential_id: Any) -> Seal:

@@ -9,6 +9,7 @@ app renders both with one handler (and the CLI prints both as one line). Signing
      ├── Conflict           409  already revoked, already answered
      ├── PayloadTooLarge    413  an upload beyond the configured limit
      ├── UnprocessablePdf   422  not a PDF, encrypted, or broken beyond reading
+     ├── UnprocessableOfd   422  not an OFD package (GB/T 33190), or one we cannot read safely
      └── NotReady           503  no PKI yet, PKCS#11 not configured or unreachable
 
 Messages are one line and never contain personal data.
@@ -70,3 +71,11 @@ class NotReady(SigningError):
 
 class Unauthorized(SigningError):
     status, slug, title = 401, "unauthorized", "Unauthorized"
+
+
+class UnprocessableOfd(SigningError):
+    status, slug, title = 422, "unprocessable-ofd", "Unprocessable OFD"
+
+
+class NoSuchSeal(NotFound):
+    """No seal with that id."""

@@ -67,7 +67,7 @@ class Seal(Base):
     image_source: Mapped[str] = mapped_column(String(16))  # drawn, uploaded
     cert_serial: Mapped[str] = mapped_column(ForeignKey("pki_certificates.serial"), unique=True)
     cert_der: Mapped[bytes] = mapped_column(LargeBinary)
-    key_alg: Mapped[str] = mapped_column(String(16))  # ec-p256, rsa-2048
+    key_alg: Mapped[str] = mapped_column(String(16))  # ec-p256, rsa-2048, sm2
     key_backend: Mapped[str] = mapped_column(String(16))  # sealed, pkcs11
     sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     pkcs11_label: Mapped[str | None] = mapped_column(String(64))
@@ -77,6 +77,9 @@ class Seal(Base):
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # pades (X.509 + PAdES on PDF) or gb38540 (SM2 certificate + SESeal, sealing OFD and PDF)
+    format: Mapped[str] = mapped_column(String(16), default="pades", server_default="pades")
+    ses_seal: Mapped[bytes | None] = mapped_column(LargeBinary)  # DER GB/T 38540 SESeal, for gb38540 seals
 
 
 class SealUsage(Base):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from keys.schema import new_id, utcnow
 from signing import crl, ocsp, pades, pkcs11_keys, pki
 from signing.context import SigningContext
-from signing.errors import SigningError
+from signing.errors import Forbidden, SigningError
 from signing.models import Seal, SignatureRecord
 from signing.policy import CHECKS, Policy, Request, Requester, authorise, check_daily_cap
 from signing.ports import AuditEvent, Directory
@@ -144,6 +144,8 @@ def precheck(
 ) -> Seal:
     """Every policy check but the cap, without writing anything: refuse before spending a signature."""
     seal = get(session, seal_id)
+    if seal.format != "pades":  # an SM2 key cannot make a PAdES signature
+        raise Forbidden(f"seal {seal.id} is a national-format (gb38540) seal: it seals OFD documents")
     req = _policy_request(directory, seal, requester, document_kind, utcnow())
     for check in CHECKS:
         if check is not check_daily_cap:

@@ -23,16 +23,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "person": ("idp.cli.person:app", "Persons: citizens and residents, keyed by ID number."),
     "org": ("idp.cli.org:app", "Organisations: departments and enterprises, keyed by USCC."),
     "keys": ("idp.cli.keys_cmd:app", "The key hierarchy and token signing keys."),
-    "audit": ("idp.cli.audit_cmd:app", "The append-only audit trail, sealed into a Merkle tree with signed tree heads."),
+    "audit": (
+        "idp.cli.audit_cmd:app",
+        "The append-only audit trail, sealed into a Merkle tree with signed tree heads.",
+    ),
     "operator": ("idp.cli.operator_cmd:app", "Operator API credentials."),
     "face": ("idp.cli.face_cmd:app", "Face matching (face_recognition): compare two photos."),
     "adapters": ("idp.cli.adapters_cmd:app", "External providers: SMS, UnionPay, Alipay, population registry, face."),
     "client": ("idp.cli.client_cmd:app", "OAuth 2.0 / OpenID Connect clients (relying parties and services)."),
     "ca": ("signing.cli.ca:app", "The PKI: root and issuing CA certificates (PEM)."),
-    "seal": ("signing.cli.seal:app", "Organisation e-seals: certificate, image, policy; seal PDFs."),
+    "seal": ("signing.cli.seal:app", "Organisation e-seals (PAdES or GB/T 38540): certificate, image, policy; seal."),
     "verify": (
         "signing.cli.verify:verify_command",
-        "Verify every signature in a PDF (exit 0 all valid, 1 any invalid, 2 unreadable input).",
+        "Verify every signature in a PDF or seal in an OFD (exit 0 all valid, 1 any invalid, 2 unreadable input).",
+    ),
+    "render": (
+        "signing.cli.render:render_command",
+        "Render an OFD page (the first by default) with every seal placed on it, to PNG.",
     ),
 }
 

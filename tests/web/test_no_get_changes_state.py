@@ -61,6 +61,8 @@ PROTOCOL_GETS: dict[str, tuple[dict[str, str], str]] = {
         "better issued at `init` and by a timer (signing's remit)",
     ),
     "/pki/root.crl": ({"pki_crls": "insert"}, "as /pki/crl"),
+    "/pki/sm2/crl": ({"pki_crls": "insert"}, "as /pki/crl, for the SM2 hierarchy"),
+    "/pki/sm2/root.crl": ({"pki_crls": "insert"}, "as /pki/crl, for the SM2 hierarchy"),
 }
 
 
