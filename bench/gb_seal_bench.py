@@ -52,12 +52,11 @@ def main() -> None:
     os.environ.update({"YIWANG_DATA_DIR": str(tmp / "var"), "YIWANG_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}"})
     import logging
 
-    from idp import national_seals
     from idp.records import organisations
     from idp.runtime import initialise, open_runtime
     from idp.settings import Settings
-    from signing import gb_sealing, gb_seals, ofd_seal, ofd_verify, pades, seal_image, sealing, seals, sm2
-    from signing.context import open_context
+    from idp.signing_wiring import open_signing
+    from signing import gb_sealing, gb_seals, national, ofd_seal, ofd_verify, pades, seal_image, sealing, seals, sm2
     from signing.ofd_sample import one_page_ofd
     from signing.policy import Policy, Requester
     from signing.sample import one_page_pdf
@@ -66,21 +65,19 @@ def main() -> None:
     settings = Settings()
     initialise(settings)
     rt = open_runtime(settings)
-    ctx = open_context(rt)
-    gb = national_seals.gb_context(rt)
+    ctx = open_signing(rt)
+    gb = national.gb_context(ctx)
     uscc = "91110000600037341L"
     with rt.transaction() as session:
         org = organisations.add(
             session, rt.protector, rt.uscc_rules, uscc=uscc, name="北京某某科技有限公司", kind="enterprise"
         )
-        pades_seal = seals.create(
-            session, ctx.authority, rt.master, rt.uscc_rules, uscc=uscc, seal_type="official", policy=Policy()
-        )
+        pades_seal = seals.create(session, ctx, uscc=uscc, seal_type="official", policy=Policy())
         gb_seal = gb_seals.create(
             session,
             gb.authority,
             rt.master,
-            national_seals.audit_sink,
+            national.audit_sink(ctx),
             org_id=org.id,
             org_name=org.name,
             uscc=uscc,
@@ -119,11 +116,11 @@ def main() -> None:
         return run
 
     operator = Requester(kind="operator", name="bench", channel="bench")
-    refusal_free = national_seals.runner(rt)
+    refusal_free = national.runner(ctx)
 
     def ofd_service() -> object:
         return gb_sealing.seal_ofd(
-            gb, refusal_free, national_seals.audit_sink, gb_seal.id, ofd, placement, requester=operator
+            gb, refusal_free, national.audit_sink(ctx), gb_seal.id, ofd, placement, requester=operator
         )
 
     def pdf_ses() -> object:
@@ -160,7 +157,7 @@ def main() -> None:
     ec_service = rate("PDF, service (policy, cap, record, audit) B-LT", pades_service, seconds)
 
     sealed = ofd_seal_with(True)()
-    trust = national_seals.sm_trust(rt, gb)
+    trust = national.sm_trust(ctx, gb)
     print("\nverification:")
     rate("OFD with one SM2 seal + time-stamp, full check", lambda: ofd_verify.verify_ofd(sealed.data, trust), seconds)  # type: ignore[attr-defined]
 

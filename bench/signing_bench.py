@@ -66,8 +66,8 @@ def main() -> None:
     from idp.records import organisations
     from idp.runtime import initialise, open_runtime
     from idp.settings import Settings
+    from idp.signing_wiring import open_signing
     from signing import pades, sealing, seals
-    from signing.context import open_context
     from signing.policy import Policy, Requester
     from signing.sample import one_page_pdf
 
@@ -75,7 +75,7 @@ def main() -> None:
     settings = Settings()
     initialise(settings)
     rt = open_runtime(settings)
-    ctx = open_context(rt)
+    ctx = open_signing(rt)
     with rt.transaction() as session:
         organisations.add(
             session,
@@ -85,11 +85,10 @@ def main() -> None:
             name="北京某某科技有限公司",
             kind="enterprise",
         )
+    with rt.transaction() as session:
         seal = seals.create(
             session,
-            ctx.authority,
-            rt.master,
-            rt.uscc_rules,
+            ctx,
             uscc="91110000600037341L",
             seal_type="official",
             policy=Policy(),
@@ -177,7 +176,7 @@ def main() -> None:
 def pki_key_der(ctx: object, seal: object) -> bytes:
     from signing import pki, seals
 
-    key = pki.open_private_key(ctx.runtime.master, seal.sealed_key, seals.seal_label(seal.id))  # type: ignore[attr-defined]
+    key = pki.open_private_key(ctx.services.master, seal.sealed_key, seals.seal_label(seal.id))  # type: ignore[attr-defined]
     return key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
