@@ -52,11 +52,10 @@ def redeem(
 ) -> str | Invalid:
     """Staff checked the ID card (its `name` and `id_number`) against the person in front of them: the number
     is bound to the person who asked for `code`, who becomes a real person (`counter`). Returns the person id."""
-    checked_name, number = fields.name(name), fields.id_number(id_number)
-    for checked in (checked_name, number):
-        if isinstance(checked, Invalid):
-            return checked
-    assert isinstance(checked_name, str) and isinstance(number, str)
+    checked = fields.identity(name, id_number)
+    if isinstance(checked, Invalid):
+        return checked
+    checked_name, number = checked
     code = code.strip().replace(" ", "")
     if not (code.isdigit() and len(code) == DIGITS):
         return Invalid("counter_code_format", field="code")

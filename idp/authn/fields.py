@@ -37,6 +37,16 @@ def bank_card(raw: str) -> str | Invalid:
     digits = "".join(c for c in raw if not c.isspace() and c != "-")
     if not digits:
         return Invalid("card_required", field="card_number")
-    if not digits.isdigit() or not 16 <= len(digits) <= 19:
+    if not (digits.isascii() and digits.isdigit()) or not 16 <= len(digits) <= 19:
         return Invalid("card_format", field="card_number")
     return digits
+
+
+def identity(raw_name: str, raw_id: str) -> tuple[str, str] | Invalid:
+    """A name and an ID number, as a proofing step takes them; the first field that is wrong, if any."""
+    checked_name, number = name(raw_name), id_number(raw_id)
+    if isinstance(checked_name, Invalid):
+        return checked_name
+    if isinstance(number, Invalid):
+        return number
+    return checked_name, number

@@ -20,11 +20,10 @@ from idp.proofing import binding
 def submit(
     engine: Engine, flow_id: str, browser: str | None, cookie: str | None, ip: str, raw_name: str, raw_id: str
 ) -> Outcome:
-    name, number = fields.name(raw_name), fields.id_number(raw_id)
-    for checked in (name, number):
-        if isinstance(checked, Invalid):
-            return checked
-    assert isinstance(name, str) and isinstance(number, str)
+    checked = fields.identity(raw_name, raw_id)
+    if isinstance(checked, Invalid):
+        return checked
+    name, number = checked
     registry = engine.adapters.registry
     if registry is None:
         return Invalid("provider_down", status=503)

@@ -23,12 +23,13 @@ def submit(
     raw_card: str,
     raw_phone: str,
 ) -> Outcome:
-    name, number, card = fields.name(raw_name), fields.id_number(raw_id), fields.bank_card(raw_card)
-    phone = sms.parse_phone(raw_phone)
-    for checked in (name, number, card, phone):
-        if isinstance(checked, Invalid):
-            return checked
-    assert isinstance(name, str) and isinstance(number, str) and isinstance(card, str) and isinstance(phone, str)
+    checked = fields.identity(raw_name, raw_id)
+    card, phone = fields.bank_card(raw_card), sms.parse_phone(raw_phone)
+    for wrong in (checked, card, phone):
+        if isinstance(wrong, Invalid):
+            return wrong
+    assert not isinstance(checked, Invalid) and isinstance(card, str) and isinstance(phone, str)
+    name, number = checked
     verifier = engine.adapters.bank_card
     if verifier is None:
         return Invalid("provider_down", status=503)
