@@ -173,14 +173,16 @@ async function signInAndConsent(browser, authorizationUrl, phone, log) {
     const html = await response.text()
     check(response.status === 200, `${url.pathname} answered ${response.status}: ${pageError(html)}`)
     if (url.pathname === '/login') {
-      const fields = hiddenInputs(html, '/login/sms')
+      // Phone and code on one page: the form posts to /login/code; its send-code button to /login/sms.
+      const fields = hiddenInputs(html, '/login/code')
       check(fields.flow && fields.csrf, 'the login form lacks flow/csrf')
       log.push('login page')
       ;({ response, url, redirectedTo } = await browser.follow('/login/sms', {
         method: 'POST',
         form: { ...fields, phone },
       }))
-    } else if (url.pathname === '/login/code') {
+    } else if (url.pathname === '/login/sms') {
+      // The same page again, now with the code sent: the code, the user agreement and the consent, in one post.
       const fields = hiddenInputs(html, '/login/code')
       const outbox = await browser.request(`/sandbox/sms/outbox?phone=${encodeURIComponent(phone)}`)
       check(outbox.status === 200, `the sandbox SMS outbox answered ${outbox.status}`)
@@ -190,7 +192,7 @@ async function signInAndConsent(browser, authorizationUrl, phone, log) {
       log.push('sms code read from the sandbox outbox')
       ;({ response, url, redirectedTo } = await browser.follow('/login/code', {
         method: 'POST',
-        form: { ...fields, code },
+        form: { ...fields, phone, code, agree: 'yes', decision: 'approve' },
       }))
     } else if (url.pathname === '/consent') {
       const fields = hiddenInputs(html, '/consent')

@@ -157,7 +157,8 @@ def test_authorization_code_flow_with_oauth4webapi(tmp_path: Path) -> None:
     assert steps["discovery"]["issuer"] == base
 
     # Authorization response: code + RFC 9207 iss + state, checked by validateAuthResponse.
-    assert steps["authorize"]["pages"] == ["login page", "sms code read from the sandbox outbox", "consent page"]
+    # Consent is given on the sign-in page itself: no separate consent page.
+    assert steps["authorize"]["pages"] == ["login page", "sms code read from the sandbox outbox"]
     assert steps["authorization_response"]["iss"] == base
 
     # Code exchange: the ID token passed oauth4webapi's strict checks (iss, aud, exp, iat, nonce) and its
