@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 # The declarative base and column conventions are shared with `signing` and `keys` (see keys/schema.py).
 from keys.schema import NAMING, Base, UTCDateTime, new_id, utcnow
@@ -50,7 +51,15 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "isolation_level": None})
+        # No pool: a connection is opened per unit of work (cheap for a file). A pool smaller than the thread
+        # count deadlocks SQLite: a writer holding the lock that needs a second connection (a cache refresh)
+        # waits for the pool, whose connections all belong to threads waiting for that writer's lock.
+        memory = not parsed.database or parsed.database == ":memory:"
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "isolation_level": None},
+            poolclass=None if memory else NullPool,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

@@ -28,6 +28,12 @@ from idp.records import people
 RESEND_S = 60
 
 
+class _OverLimit(Exception):
+    def __init__(self, window: int) -> None:
+        super().__init__(window)
+        self.window = window
+
+
 def parse_phone(raw: str) -> str | Invalid:
     if not raw.strip():
         return Invalid("phone_required", field="phone")
@@ -57,24 +63,29 @@ def send(engine: Engine, flow_id: str, browser: str | None, raw_phone: str, ip: 
         return phone
     s, counters = engine.settings, engine.provider.counters
     key = engine.protector.index("phone", phone)
-    with engine.unit() as session:
-        flow = engine.journey(session, flow_id, browser, lock=True)
-        wait = resend_in(flow.params)
-        if wait and flow.params.get(journey.PHONE_MASKED) == shown(phone):
-            return Invalid("resend_wait", field="phone", status=429, params={"seconds": wait})
-        for name, limit, window in (
-            (f"sms:ip:{ip}", s.sms_per_ip_per_10min, 600),
-            (f"sms:phone:{key}:m", s.sms_per_phone_per_minute, 60),
-            (f"sms:phone:{key}:d", s.sms_per_phone_per_day, 86400),
-        ):
-            if not allowed(counters, name, limit, window, session):
-                return Invalid("too_many_sms", field="phone", status=429, params={"seconds": window_left(window)})
-        try:
-            issued = otp.issue(session, engine.protector, phone, s.otp_ttl)
-        except otp.OtpRefused as refused:
-            return locked(refused.locked_until)
-        flow.otp_id = issued.challenge_id
-        journey.update(flow, **{journey.PHONE_MASKED: shown(phone), journey.SENT_AT: str(time.time())})
+    try:
+        with engine.unit() as session:
+            flow = engine.journey(session, flow_id, browser, lock=True)
+            wait = resend_in(flow.params)
+            if wait and flow.params.get(journey.PHONE_MASKED) == shown(phone):
+                return Invalid("resend_wait", field="phone", status=429, params={"seconds": wait})
+            try:
+                issued = otp.issue(session, engine.protector, phone, s.otp_ttl)
+            except otp.OtpRefused as refused:
+                return locked(refused.locked_until)
+            flow.otp_id = issued.challenge_id
+            journey.update(flow, **{journey.PHONE_MASKED: shown(phone), journey.SENT_AT: str(time.time())})
+            # The limits last: their rows (one per IP) are the ones every sign-in shares, so their locks are
+            # held only for the moment of the commit. Over a limit, the whole step is rolled back.
+            for name, limit, window in (
+                (f"sms:ip:{ip}", s.sms_per_ip_per_10min, 600),
+                (f"sms:phone:{key}:m", s.sms_per_phone_per_minute, 60),
+                (f"sms:phone:{key}:d", s.sms_per_phone_per_day, 86400),
+            ):
+                if not allowed(counters, name, limit, window, session):
+                    raise _OverLimit(window)
+    except _OverLimit as over:
+        return Invalid("too_many_sms", field="phone", status=429, params={"seconds": window_left(over.window)})
     try:
         from_thread.run(engine.provider.sms.send_code, phone, issued.code)
     except AdapterError:
