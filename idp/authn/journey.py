@@ -6,7 +6,6 @@ below are the journey's own facts; everything else in `params` is the client's r
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from idp.oauth import acr
@@ -45,10 +44,6 @@ class Demand:
         )
 
 
-def facts(flow: AuthFlow) -> dict[str, str]:
-    return dict(flow.params)
-
-
 def update(flow: AuthFlow, **changes: str | None) -> None:
     """Set (or, with None, drop) journey facts; the JSON column is reassigned so the change is saved."""
     params = {k: v for k, v in flow.params.items() if k not in changes}
@@ -59,8 +54,3 @@ def update(flow: AuthFlow, **changes: str | None) -> None:
 def request(flow: AuthFlow) -> dict[str, str]:
     """The client's request, without the journey's own facts."""
     return {k: v for k, v in request_params(flow).items() if not k.startswith("_")}
-
-
-def seconds_since(flow: AuthFlow, key: str) -> float | None:
-    value = flow.params.get(key)
-    return time.time() - float(value) if value else None
