@@ -30,7 +30,9 @@ from idp.web.steps import describe, respond, step_location
 
 router = APIRouter(prefix="/stepup", tags=["step-up"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
-Field = Annotated[str, Form(max_length=256)]
+# No max_length: an over-long value is a field error on the page (the engine judges it), not a validation dump;
+# the body limit bounds what is read at all.
+Field = Annotated[str, Form()]
 
 
 def _who(request: Request) -> tuple[str | None, str | None]:
