@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
-from adapters import rpc_v1
+from adapters.aliyun_rpc import AliyunRpcAdapter
 from adapters.base import AuditHook, CarrierResult, CheckResult
 from adapters.config import CarrierConfig
-from adapters.errors import AdapterError, InvalidResponse, ProviderError
+from adapters.errors import AdapterError, InvalidResponse
 from adapters.masking import mask_id_number, mask_name, mask_phone
-from adapters.resilience import classify_status
 from adapters.sms_aliyun import aliyun_phone
-from adapters.transport import HttpAdapter
 
 __all__ = ["AliyunCarrierVerifier", "VERSION", "digest"]
 
@@ -39,8 +34,9 @@ def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-class AliyunCarrierVerifier(HttpAdapter):
+class AliyunCarrierVerifier(AliyunRpcAdapter):
     provider = "aliyun_carrier"
+    version = VERSION
 
     def __init__(
         self,
@@ -49,37 +45,8 @@ class AliyunCarrierVerifier(HttpAdapter):
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(config.base_url, config.http, on_call, transport)
+        super().__init__(config, on_call, transport, clock)
         self.config = config
-        self._clock = clock
-
-    def signed_params(self, action: str, params: dict[str, str]) -> dict[str, str]:
-        timestamp = datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        common = {
-            "AccessKeyId": self.config.access_key_id,
-            "Action": action,
-            "Format": "JSON",
-            "RegionId": self.config.region_id,
-            "SignatureMethod": "HMAC-SHA1",
-            "SignatureNonce": uuid.uuid4().hex,
-            "SignatureVersion": "1.0",
-            "Timestamp": timestamp,
-            "Version": VERSION,
-        }
-        return rpc_v1.sign_params({**common, **params}, self.config.access_key_secret.get_secret_value())
-
-    async def _get(self, action: str, params: dict[str, str]) -> dict[str, Any]:
-        response = await self.client.get(self.url("/"), params=self.signed_params(action, params))
-        classify_status(self.provider, response)
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise InvalidResponse(self.provider, f"not JSON (HTTP {response.status_code})") from exc
-        if not isinstance(body, dict):
-            raise InvalidResponse(self.provider, "not a JSON object")
-        if body.get("Code") != "OK":
-            raise ProviderError(self.provider, str(body.get("Code", response.status_code)), str(body.get("Message")))
-        return body
 
     async def verify(self, name: str, id_number: str, phone_e164: str) -> CarrierResult:
         params = {
