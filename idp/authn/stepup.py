@@ -28,8 +28,12 @@ from idp.records.models import Person
 FACE_SOURCES = frozenset({"face", "alipay_certify"})
 
 
-class NotSignedIn(Exception):
-    """The journey has no live session of its own: step-up needs the person signed in first."""
+class NotSignedIn(InvalidInput):
+    """The journey has no live session of its own: step-up needs the person signed in first. Rendered like
+    every refusal (a page, or problem JSON), by the app's one error handler."""
+
+    def __init__(self) -> None:
+        super().__init__("请先登录。Please sign in first.")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from idp.authn import alipay_certify, carrier, counter, face, registry, stepup, unionpay
 from idp.authn.engine import Engine
-from idp.authn.outcome import Invalid, Outcome, Redirect, Refused, Shown, Step
+from idp.authn.outcome import Invalid, Outcome, Redirect, Shown, Step
 from idp.masking import mask_id_number
 from idp.oauth import sessions
 from idp.proofing import service
@@ -51,12 +51,9 @@ def _page(
     request: Request, engine: Engine, flow_id: str, shown: Invalid | Shown | None = None, **typed: str
 ) -> Response:
     browser, cookie = _who(request)
-    try:
-        with engine.reading() as session:
-            ctx = stepup.context(engine, session, flow_id, browser, cookie)
-            claimed = stepup.identity(engine, session, ctx) is not None
-    except stepup.NotSignedIn:
-        return respond(request, Refused("please_sign_in"))
+    with engine.reading() as session:
+        ctx = stepup.context(engine, session, flow_id, browser, cookie)
+        claimed = stepup.identity(engine, session, ctx) is not None
     t = messages(pick_language(request))
     context: dict[str, Any] = {
         "flow": flow_id,
@@ -93,10 +90,7 @@ def _masked_id(raw: str | None) -> str:
 
 
 def _run(request: Request, engine: Engine, flow: str, call: Any, **typed: str) -> Response:
-    try:
-        outcome: Outcome = call()
-    except stepup.NotSignedIn:
-        return respond(request, Refused("please_sign_in"))
+    outcome: Outcome = call()
     return respond(request, outcome, lambda shown: _page(request, engine, flow, shown, **typed))
 
 
@@ -188,10 +182,7 @@ async def face_page(request: Request, engine: EngineDep, flow: str = "") -> Resp
     browser, cookie = _who(request)
 
     def work() -> Response:
-        try:
-            shown = face.page(engine, flow, browser, cookie)
-        except stepup.NotSignedIn:
-            return respond(request, Refused("please_sign_in"))
+        shown = face.page(engine, flow, browser, cookie)
         if isinstance(shown, Invalid):
             return _page(request, engine, flow, shown)
         context = {"flow": flow, "csrf": _csrf(engine, request, flow)}
@@ -209,10 +200,7 @@ async def face_consent(
     if agree != "yes":
         return RedirectResponse(f"/stepup?flow={flow}", 303)
     browser, cookie = _who(request)
-    try:
-        await run_in_threadpool(face.give_consent, engine, flow, browser, cookie)
-    except stepup.NotSignedIn:
-        return respond(request, Refused("please_sign_in"))
+    await run_in_threadpool(face.give_consent, engine, flow, browser, cookie)
     return RedirectResponse(f"/stepup/face?flow={flow}", 303)
 
 
@@ -244,10 +232,7 @@ async def face_challenge(request: Request, engine: EngineDep) -> Response:
     flow = str(body.get("flow", ""))[:64]
     check_csrf(engine.protector, request, str(body.get("csrf", ""))[:128], "stepup", flow)
     browser, cookie = _who(request)
-    try:
-        actions = await run_in_threadpool(face.challenge, engine, flow, browser, cookie)
-    except stepup.NotSignedIn:
-        return JSONResponse({"error": describe(Refused("please_sign_in"), pick_language(request))}, status_code=400)
+    actions = await run_in_threadpool(face.challenge, engine, flow, browser, cookie)
     if isinstance(actions, Invalid):
         return _face_error(request, actions, flow)
     t = messages(pick_language(request))
@@ -281,10 +266,7 @@ async def face_check(request: Request, engine: EngineDep) -> Response:
     if frames is None:
         return _face_error(request, Invalid("bad_frames", params={"retry": True}), flow)
     browser, cookie = _who(request)
-    try:
-        outcome = await run_in_threadpool(face.check, engine, flow, browser, cookie, _ip(request), frames)
-    except stepup.NotSignedIn:
-        return JSONResponse({"error": describe(Refused("please_sign_in"), pick_language(request))}, status_code=400)
+    outcome = await run_in_threadpool(face.check, engine, flow, browser, cookie, _ip(request), frames)
     if isinstance(outcome, Invalid):
         return _face_error(request, outcome, flow)
     if isinstance(outcome, Step):
@@ -326,10 +308,7 @@ async def counter_code(request: Request, engine: EngineDep, flow: Field = "", cs
     check_csrf(engine.protector, request, csrf, "stepup", flow)
     browser, cookie = _who(request)
     call = lambda: counter.issue(engine, flow, browser, cookie)  # noqa: E731
-    try:
-        shown = await run_in_threadpool(call)
-    except stepup.NotSignedIn:
-        return respond(request, Refused("please_sign_in"))
+    shown = await run_in_threadpool(call)
     return _counter_page(request, engine, flow, shown)
 
 
@@ -338,8 +317,5 @@ async def counter_continue(request: Request, engine: EngineDep, flow: Field = ""
     check_csrf(engine.protector, request, csrf, "stepup", flow)
     browser, cookie = _who(request)
     call = lambda: counter.proceed(engine, flow, browser, cookie)  # noqa: E731
-    try:
-        outcome = await run_in_threadpool(call)
-    except stepup.NotSignedIn:
-        return respond(request, Refused("please_sign_in"))
+    outcome = await run_in_threadpool(call)
     return respond(request, outcome, lambda shown: _counter_page(request, engine, flow, shown))

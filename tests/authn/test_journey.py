@@ -14,6 +14,7 @@ from idp.authn import counter, journey
 from idp.authn.models import CounterCode, TermsAcceptance
 from idp.oauth.acr import LOA3
 from idp.oauth.models import AuthFlow
+from idp.proofing.models import IdClaim
 from idp.records import people
 from tests.oauth.conftest import PHONE, REDIRECT, Bench, form_value, query_of
 from tests.proofing.test_stepup import ZHANG, _to_stepup
@@ -272,3 +273,16 @@ def test_a_busy_database_is_a_503_not_a_500(bench: Bench, phone: str) -> None:
         holder.close()
     assert busy.status_code == 503 and busy.headers.get("retry-after") == "2"
     assert bench.client.get("/sandbox/sms/outbox", params={"phone": phone}).json()["messages"] == []
+
+
+def test_step_up_needs_this_journeys_own_session(bench: Bench) -> None:
+    """Without the session the journey signed in with, no step-up method runs and nothing is claimed."""
+    flow, csrf = _to_stepup(bench, "urn:yiwang:loa:2", ZHANG["phone"])
+    bench.client.cookies.delete("yw_session")
+    data = {"flow": flow, "csrf": csrf, "name": ZHANG["name"], "id_number": ZHANG["id_number"]}
+    refused = bench.client.post("/stepup/registry", data=data, headers={"accept": "text/html"})
+    assert refused.status_code == 400 and "请先登录" in refused.text
+    challenge = bench.client.post("/stepup/face/challenge", json={"flow": flow, "csrf": csrf})
+    assert challenge.status_code == 400 and challenge.headers["content-type"].startswith("application/problem+json")
+    with bench.rt.transaction() as session:
+        assert session.scalar(select(IdClaim)) is None
