@@ -131,6 +131,7 @@ class Guard:
             info.update(extra or {})
             info["attempts"] = attempts
             info["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            info["circuit"] = self.breaker.state
             self._audit(operation, result_outcome, info)
 
         if not self.breaker.allow():

@@ -8,6 +8,7 @@ import httpx
 
 from adapters.base import AuditHook
 from adapters.config import HttpConfig
+from adapters.correlation import tag_request
 from adapters.resilience import CircuitBreaker, Guard, RetryPolicy
 
 __all__ = ["HttpAdapter", "timeout_of"]
@@ -37,7 +38,11 @@ class HttpAdapter:
         self.guard = Guard(self.provider, self.breaker, http.deadline_s, on_call)
         self.retry = RetryPolicy(http.retry_attempts, http.retry_backoff_s)
         self.client = httpx.AsyncClient(
-            timeout=timeout_of(http), transport=transport, verify=http.verify_tls, follow_redirects=False
+            timeout=timeout_of(http),
+            transport=transport,
+            verify=http.verify_tls,
+            follow_redirects=False,
+            event_hooks={"request": [tag_request]},
         )
 
     def url(self, path: str = "") -> str:

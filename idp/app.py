@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from idp import metrics
 from idp.audit import background as audit_sealer
 from idp.errors import NotReady
 from idp.logs import configure_structlog, get_logger
@@ -34,12 +35,14 @@ from idp.web import (
     home,
     login,
     logout,
+    metrics_api,
     oauth_api,
     problems,
     sandbox,
     stepup,
 )
 from idp.web.body_limit import BodyLimit, BodyTooLarge, Limits, handle_body_too_large
+from idp.web.observe import Observe
 from idp.web.operator_first import OperatorFirst
 from idp.web.security_headers import SecurityHeaders
 from idp.web.signing_host import IdpSigningHost
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.adapters.aclose()
             if app.state.runtime is not None:
                 app.state.runtime.close()
+            metrics.process_exiting()
 
     app = FastAPI(title="Yiwang", version="0.1.0", lifespan=lifespan, docs_url="/admin/docs", redoc_url=None)
     app.state.settings = settings
@@ -106,9 +110,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # X-Forwarded-For / -Proto count only when the connection comes from one of these (uvicorn's own
         # proxy handling is off in `yiwang serve`, so nothing else trusts them).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxy_list))
+    app.add_middleware(Observe)  # outermost: the request id is in every log line, the latency is the whole
     app.router.routes.insert(0, oauth_api.TOKEN_ROUTE)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "web" / "static")), name="static")
     app.include_router(health.router)
+    app.include_router(metrics_api.router)
     app.include_router(audit_api.router)
     app.include_router(home.router)
     app.include_router(admin.router)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import keys
-from idp import audit, migrate
+from idp import audit, metrics, migrate
 from idp.db import make_engine, read_only, session_factory, transaction
 from idp.errors import NotReady, YiwangError
 from idp.identity import UsccRules
@@ -160,4 +160,5 @@ def open_runtime(settings: Settings) -> Runtime:
     except BaseException:
         engine.dispose()
         raise
+    metrics.watch_pool(engine)
     return Runtime(settings, engine, sessions, master, protector)

@@ -14,6 +14,7 @@ import sys
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from idp import metrics
 from idp.app import create_app
 from idp.logs import logging_config
 from idp.settings import Settings
@@ -51,6 +52,8 @@ def run(settings: Settings, host: str, port: int, workers: int) -> None:
     server = uvicorn.Server(cfg)
     try:
         if workers > 1:
+            # Workers write their metrics to files one scrape merges (per port: nodes may share a data dir).
+            metrics.use_directory(settings.data_dir / "metrics" / str(port))
             Multiprocess(cfg, sockets=[cfg.bind_socket()]).run()
         else:
             server.run()

@@ -86,6 +86,7 @@ def leaf_data(row: AuditEvent) -> bytes:
 
 
 _PENDING = "yiwang.audit.pending"
+_WRITTEN = "yiwang.audit.written"
 
 
 def record(session: Session, event: Event) -> None:
@@ -101,8 +102,10 @@ def record(session: Session, event: Event) -> None:
 def write_pending(session: Session) -> list[AuditEvent]:
     """Write the events recorded so far in this transaction now; they still commit or vanish with it."""
     rows: list[AuditEvent] = []
+    written: list[Event] = []
     last: datetime | None = None
     for event in session.info.pop(_PENDING, None) or ():
+        written.append(event)
         at = utcnow()
         if last is not None and at <= last:
             at = last + timedelta(microseconds=1)  # one transaction's events keep their order in the tree
@@ -120,6 +123,7 @@ def write_pending(session: Session) -> list[AuditEvent]:
         )
         rows.append(row)
     if rows:
+        session.info.setdefault(_WRITTEN, []).extend(written)
         session.add_all(rows)
         session.flush()  # events first: the queue rows refer to them
         session.add_all([AuditUnsealed(event_id=row.id) for row in rows])
@@ -140,6 +144,12 @@ def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
     # (a caught IntegrityError) must not take the transaction's other events with it.
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_WRITTEN, None)
+
+
+def committed_events(session: Session) -> list[Event]:
+    """In an `after_commit` listener: the events this commit made durable (each handed out once)."""
+    return list(session.info.pop(_WRITTEN, None) or ())
 
 
 def tail(session: Session, n: int) -> list[AuditEvent]:

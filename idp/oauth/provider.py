@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from adapters.base import SmsGateway
 from adapters.factory import Adapters
+from idp import metrics
 from idp.db import utcnow
 from idp.oauth import grants, scopes, subjects, tokens
 from idp.oauth.client_auth import PrivateKeyJwt
@@ -246,15 +247,17 @@ class Provider:
 
     # --- HTTP-free entry points ------------------------------------------------------------------------
     def token(self, request: OAuthRequest) -> OAuthResponse:
-        if request.payload.data.get("grant_type") == "client_credentials":
+        grant_type = request.payload.data.get("grant_type")
+        if grant_type == "client_credentials":
             # Nothing to store: no transaction at all on the machine-client path.
             response: OAuthResponse = self.server.create_token_response(request)
-            return response
-        # One unit of work for the whole exchange: claiming the code, subjects, refresh token, its record.
-        with self.unit(request) as session:
-            request.db = session
-            response = self.server.create_token_response(request)
-            return response
+        else:
+            # One unit of work for the whole exchange: claiming the code, subjects, refresh token, its record.
+            with self.unit(request) as session:
+                request.db = session
+                response = self.server.create_token_response(request)
+        metrics.count_grant(grant_type, response.status, response.body)
+        return response
 
     def endpoint(self, name: str, request: OAuthRequest) -> OAuthResponse:
         response: OAuthResponse = self.server.create_endpoint_response(name, request)
