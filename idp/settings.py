@@ -262,6 +262,11 @@ class Settings(BaseSettings):
     max_form_body_bytes: int = Field(64 * 1024, ge=1024, description="Request body limit of OAuth, forms and APIs.")
     max_face_body_bytes: int = Field(13 * 1024 * 1024, ge=1024, description="Request body limit for face frames.")
     max_document_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Largest PDF accepted in an upload.")
+    # Verifying an uploaded PDF is open to anyone: bounded per document and per process (signing.verify_worker).
+    verify_max_signatures: int = Field(50, ge=1, description="Most signature fields a PDF to verify may have.")
+    verify_max_revisions: int = Field(200, ge=1, description="Most incremental revisions a PDF to verify may have.")
+    verify_timeout_s: float = Field(30.0, gt=0, description="Deadline of one verification (seconds); then a 422.")
+    verify_workers: int = Field(2, ge=1, description="Verifications at once per process; more get a 503.")
     access_log: bool = Field(True, description="One JSON line per HTTP request (credentials and PII masked).")
 
     # OAuth 2.0 / OpenID Connect lifetimes (seconds).

@@ -21,7 +21,7 @@ from idp.records.models import Organisation as OrganisationRow
 from idp.runtime import Runtime
 from signing import errors as signing_errors
 from signing.context import SigningContext, open_context
-from signing.ports import AuditEvent, Organisation, Pkcs11Config, Services
+from signing.ports import AuditEvent, Organisation, Pkcs11Config, Services, VerifyLimits
 
 _TRANSLATED: dict[type[errors.YiwangError], type[signing_errors.SigningError]] = {
     errors.InvalidInput: signing_errors.InvalidInput,
@@ -106,6 +106,12 @@ def services(runtime: Runtime) -> Services:
         master=runtime.master,
         issuer=settings.issuer,
         pkcs11=pkcs11,
+        verify_limits=VerifyLimits(
+            max_signatures=settings.verify_max_signatures,
+            max_revisions=settings.verify_max_revisions,
+            timeout_s=settings.verify_timeout_s,
+            workers=settings.verify_workers,
+        ),
     )
 
 

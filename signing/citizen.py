@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy.orm import Session
 
 from keys.schema import new_id, utcnow
-from signing import pades, pki, seal_image, sealing
+from signing import names, pades, pki, seal_image, sealing
 from signing.context import SigningContext
 from signing.errors import Conflict, Forbidden, NotFound, SigningError
 from signing.models import SignatureRecord, SignConfirmation
@@ -199,7 +199,7 @@ def _personal_material(ctx: SigningContext, person_id: str, name: str) -> tuple[
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
             x509.NameAttribute(NameOID.SERIAL_NUMBER, f"YW-{person_id}"),
-            x509.NameAttribute(NameOID.COMMON_NAME, name[:64]),
+            names.utf8_attribute(NameOID.COMMON_NAME, names.bounded(name)),
         ]
     )
     with ctx.services.transaction() as session:

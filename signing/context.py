@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from signing import pki
 from signing.errors import NotReady, SigningError
-from signing.ports import AuditEvent, Services
+from signing.ports import AuditEvent, Services, VerifyLimits
 from signing.tsa import TimeStampAuthority
+from signing.verify_worker import Verifier
 
 T = TypeVar("T")
 
@@ -36,6 +37,8 @@ class SigningContext:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The SM2 authority for national-format seals (signing.national.gb_context), loaded on first use.
     national: Any = None
+    # Verification of uploaded PDFs in killable child processes, a few at a time (signing.verify_worker).
+    verifier: Verifier = field(default_factory=lambda: Verifier(VerifyLimits()))
 
     def run(self, work: Callable[[Session], T], *, refusal: AuditEvent | None = None) -> T:
         """Do `work` in one transaction. If it is refused, nothing of it is kept; the refusal is audited apart."""
@@ -60,4 +63,9 @@ def open_context(services: Services) -> SigningContext:
             authority = pki.load(session, services.master, services.issuer)
         except LookupError as exc:
             raise NotReady(str(exc)) from None
-    return SigningContext(services=services, authority=authority, tsa=TimeStampAuthority.of(authority))
+    return SigningContext(
+        services=services,
+        authority=authority,
+        tsa=TimeStampAuthority.of(authority),
+        verifier=Verifier(services.verify_limits),
+    )

@@ -18,7 +18,7 @@ from typing import Any
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy.orm import Session
 
-from signing import gb38540, sm2, sm_pki, sm_status, sm_tsa
+from signing import gb38540, names, sm2, sm_pki, sm_status, sm_tsa
 from signing.asn1 import der
 from signing.models import Seal
 from signing.policy import Policy
@@ -36,7 +36,11 @@ def seal_label(seal_id: str) -> str:
 
 
 def subject_for(org_name: str, uscc: str, seal_name: str) -> asn1_x509.Name:
-    return sm_pki.name(seal_name[:64], organisation=org_name[:64], org_id=f"NTRCN-{uscc}")
+    """As `signing.seals`: UTF8String names bounded in characters (see `signing.names`); the full name is the
+    SESeal's (UTF8String without a bound) and the seal record's."""
+    label = seal_name[len(org_name) :] if seal_name.startswith(org_name) else ""
+    common = names.seal_common_name(org_name, label) if label else names.bounded(seal_name)
+    return sm_pki.name(common, organisation=names.bounded(org_name), org_id=f"NTRCN-{uscc}")
 
 
 def create(

@@ -55,8 +55,11 @@ def read_package(data: bytes) -> Package:
         NotImplementedError,
         ValueError,
         RuntimeError,
-    ) as exc:
-        raise UnprocessableOfd(f"not an OFD package (ZIP): {exc}") from None
+    ):
+        # zipfile's own message names internals (offsets, compression methods): say it in our words.
+        raise UnprocessableOfd(
+            "not an OFD package: the ZIP archive is broken or uses features we do not read"
+        ) from None
     if "OFD.xml" not in files:
         raise UnprocessableOfd("not an OFD package: OFD.xml is missing")
     return files
@@ -99,7 +102,8 @@ def parse_xml(files: Package, path: str) -> ET.Element:
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
-        raise UnprocessableOfd(f"{path} is not well-formed XML: {exc}") from None
+        line, column = exc.position
+        raise UnprocessableOfd(f"{path} is not well-formed XML (line {line}, column {column})") from None
 
 
 def xml_bytes(root: ET.Element) -> bytes:

@@ -14,6 +14,7 @@ seals valid when another is added. A file added later outside `Signs/` is report
 from __future__ import annotations
 
 import base64
+import math
 import posixpath
 import re
 import xml.etree.ElementTree as ET
@@ -22,10 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from signing import ofd, sm2
-from signing.errors import UnprocessableOfd
+from signing.errors import InvalidInput, UnprocessableOfd
 from signing.ofd import Q
 
 PROVIDER = "Yiwang"
+MAX_MM = 2000  # far beyond any page (A0 is 1189 mm); only to keep numbers sane
+MAX_SEAL_MM = 200
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,15 @@ class StampPlacement:
     y: float = 220.0
     width: float = 42.0
     height: float = 42.0
+
+    def __post_init__(self) -> None:
+        values = (self.x, self.y, self.width, self.height)
+        if not all(math.isfinite(v) for v in values):
+            raise InvalidInput("the seal's position and size must be finite numbers")
+        if not (0 <= self.x <= MAX_MM and 0 <= self.y <= MAX_MM and min(self.width, self.height) >= 5):
+            raise InvalidInput(f"the seal's position must be 0 to {MAX_MM} mm and its size at least 5 mm")
+        if max(self.width, self.height) > MAX_SEAL_MM:
+            raise InvalidInput(f"the seal may be at most {MAX_SEAL_MM} mm wide and high")
 
 
 # (SM3 digest of Signature.xml, propertyInfo = the Signature.xml path) -> DER SES_Signature

@@ -171,8 +171,8 @@ def _check_one(files: ofd.Package, sig_path: str, signs_dir: str, trust: SmTrust
     try:
         facts = gb38540.decode_signature(ses_der)
         seal = gb38540.decode_seal(facts.seal_der)
-    except ValueError as exc:
-        report.problems.append(f"SignedValue.dat is not a GB/T 38540 signature ({exc})")
+    except ValueError:  # the decoder's message is asn1crypto's, about tags and offsets: not for the report
+        report.problems.append("SignedValue.dat is not a GB/T 38540 signature")
         return report
     report.seal_name, report.seal_id = seal.name, seal.es_id
     report.seal_valid = f"{seal.valid_start.isoformat()} .. {seal.valid_end.isoformat()}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,6 @@ from pyhanko.pdf_utils.content import PdfContent, ResourceType
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import BoxConstraints
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
@@ -48,7 +48,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.asn1 import settle
 from signing.cades import CadesTemplate
-from signing.errors import InvalidInput, UnprocessablePdf
+from signing.errors import InvalidInput, SigningError, UnprocessablePdf
 
 B_B, B_T, B_LT = "B-B", "B-T", "B-LT"
 LEVELS = (B_B, B_T, B_LT)
@@ -65,6 +65,11 @@ class Placement:
     x: float = 380.0
     y: float = 80.0
     width: float = 120.0
+
+    def __post_init__(self) -> None:
+        # NaN passes every "outside the page?" comparison and infinity has no integer: refuse both here.
+        if not all(math.isfinite(v) for v in (self.x, self.y, self.width)):
+            raise InvalidInput("the seal's position and width must be finite numbers")
 
 
 class StampImage:
@@ -249,7 +254,7 @@ def open_pdf(data: bytes) -> PdfFileReader:
             raise UnprocessablePdf("the PDF has no pages")
     except UnprocessablePdf:
         raise
-    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
+    except Exception:  # noqa: BLE001 - pyHanko's PdfReadError, AssertionError, RecursionError... all mean the same
         raise UnprocessablePdf("the PDF is broken and cannot be read") from None
     return reader
 
@@ -269,7 +274,7 @@ def _page_index(reader: PdfFileReader, page: int) -> tuple[int, tuple[float, flo
                 break
             node = node["/Parent"].get_object()
         x0, y0, x1, y1 = (float(v) for v in media) if media is not None else (0.0, 0.0, 595.0, 842.0)
-    except (PdfError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+    except Exception:  # noqa: BLE001 - any failure walking an untrusted page tree
         raise UnprocessablePdf("the PDF's page tree is broken") from None
     return index, (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
@@ -309,7 +314,7 @@ def seal_pdf(
     box = _box(placement, material.image, media)
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(document), strict=False)
-    except (PdfError, ValueError, KeyError, TypeError):
+    except Exception:  # noqa: BLE001 - as in open_pdf
         raise UnprocessablePdf("the PDF is broken and cannot be read") from None
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
@@ -333,8 +338,10 @@ def seal_pdf(
     reserved *= 2  # pyHanko counts the reservation in hex digits
     try:
         out: io.BytesIO = asyncio.run(pdf_signer.async_sign_pdf(writer, bytes_reserved=reserved))
-    except (PdfError, KeyError, TypeError, AttributeError) as exc:
-        raise UnprocessablePdf(f"the PDF cannot be signed: {type(exc).__name__}") from None
+    except SigningError:
+        raise  # ours (a key that cannot be used, a time-stamp refused): it says what is wrong
+    except Exception:  # noqa: BLE001 - whatever pyHanko trips over in an untrusted document's structure
+        raise UnprocessablePdf("the PDF cannot be signed: its structure is broken") from None
     tsa_serial, tsa_time = recorder.serial_and_time() if recorder is not None else (None, None)
     signed = out.getvalue()
     if level == B_LT:

@@ -75,6 +75,16 @@ class Directory(Protocol):
 
 
 @dataclass(frozen=True)
+class VerifyLimits:
+    """How much work verifying one uploaded PDF may cause (see signing.verify and signing.verify_worker)."""
+
+    max_signatures: int = 50  # signature fields per document; a real document has a handful
+    max_revisions: int = 200  # incremental updates (each signature adds one or two)
+    timeout_s: float = 30.0  # wall-clock deadline of one verification
+    workers: int = 2  # verifications at once per process; more are refused (503) until one ends
+
+
+@dataclass(frozen=True)
 class Pkcs11Config:
     module: str
     token: str
@@ -92,3 +102,4 @@ class Services:
     master: bytes  # the master key: seals' and the CAs' private keys are sealed under it
     issuer: str  # our base URL: certificates point validators at our CRL, OCSP and CA certificates
     pkcs11: Pkcs11Config | None = None
+    verify_limits: VerifyLimits = field(default_factory=lambda: VerifyLimits())

@@ -12,6 +12,7 @@ import io
 import math
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
@@ -20,6 +21,7 @@ from signing.errors import InvalidInput, NotReady
 
 RED = (218, 22, 22, 255)
 SIZE = 480  # drawn at this size; about 4 cm at 300 dpi, ample for a stamp a few centimetres wide
+RING = SIZE * 0.035  # the ring's stroke width
 MAX_UPLOAD_BYTES = 1_000_000
 MAX_UPLOAD_SIDE = 2000
 
@@ -83,13 +85,60 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size, index=index)
 
 
-def _glyph(char: str, font: ImageFont.FreeTypeFont, angle_deg: float) -> Image.Image:
-    """One character on a transparent tile, rotated (clockwise by `angle_deg`) to stand on the arc."""
+def _glyph(char: str, font: ImageFont.FreeTypeFont, angle_deg: float, squeeze: float = 1.0) -> Image.Image:
+    """One character on a transparent tile, narrowed to `squeeze` of its width and rotated (clockwise by
+    `angle_deg`) to stand on the arc."""
     box = font.getbbox(char)
     side = int(max(box[2] - box[0], box[3] - box[1], font.size) * 1.5)
     tile = Image.new("RGBA", (side, side), (0, 0, 0, 0))
     ImageDraw.Draw(tile).text((side / 2, side / 2), char, font=font, fill=RED, anchor="mm")
+    if squeeze < 1.0:
+        narrow = tile.resize((max(int(side * squeeze), 1), side), Image.Resampling.LANCZOS)
+        tile = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+        tile.alpha_composite(narrow, ((side - narrow.width) // 2, 0))
     return tile.rotate(-angle_deg, resample=Image.Resampling.BICUBIC, expand=False)
+
+
+@dataclass(frozen=True)
+class RingLayout:
+    """How a name of `count` characters sits on the ring: the arc it spans (degrees, centred at the top), the
+    glyphs' height in pixels, how much they are narrowed, and the radius their centres stand on."""
+
+    count: int
+    span: float
+    height: int
+    squeeze: float
+    text_radius: float
+
+    @property
+    def pitch(self) -> float:
+        """Arc length between neighbouring characters' centres, in pixels."""
+        return 2 * math.pi * self.text_radius * self.span / 360 / max(self.count - 1, 1)
+
+    @property
+    def glyph_width(self) -> float:
+        return self.height * self.squeeze
+
+
+def ring_layout(count: int) -> RingLayout:
+    """Short names get a short arc and large characters; long ones (a full registered company name easily has
+    20-30 characters, up to 200 in our records) a wider arc, up to 300 degrees, and characters narrowed to half
+    their width before they are made smaller, as seal engravers do."""
+    radius = SIZE / 2 - RING / 2 - 2
+    largest, smallest_full = SIZE * 0.13, SIZE * 0.075  # glyph heights: the most we use, the least before narrowing
+    if count <= 1:
+        return RingLayout(count, 0.0, int(largest), 1.0, radius - RING / 2 - largest * 0.68)
+    span = min(24.0 * count, 240.0) if count <= 24 else min(300.0, 240.0 + (count - 24) * 60.0 / 16)
+    text_radius = radius - RING / 2 - largest * 0.68
+    for _ in range(3):  # the radius depends on the height and the height on the radius: settle both
+        room = 2 * math.pi * text_radius * span / 360 / (count - 1) * 0.92  # width each character may take
+        height = min(largest, room)
+        squeeze = 1.0
+        if room < smallest_full:
+            squeeze = max(0.5, room / smallest_full)
+            height = room / squeeze
+        text_radius = radius - RING / 2 - height * 0.68
+    return RingLayout(count, span, max(int(height), 6), squeeze, text_radius)
 
 
 def _star(draw: ImageDraw.ImageDraw, cx: float, cy: float, radius: float) -> None:
@@ -109,25 +158,17 @@ def draw_seal(organisation: str, label: str) -> bytes:
     image = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     c = SIZE / 2
-    ring = SIZE * 0.035
-    radius = SIZE / 2 - ring / 2 - 2
-    draw.ellipse((c - radius, c - radius, c + radius, c + radius), outline=RED, width=int(ring))
+    radius = SIZE / 2 - RING / 2 - 2
+    draw.ellipse((c - radius, c - radius, c + radius, c + radius), outline=RED, width=int(RING))
 
     n = len(name)
-    # Long names get a wider arc and smaller characters, up to the customary 240 degrees.
-    span = min(240.0, 24.0 * n) if n > 1 else 0.0
-    char_size = (
-        int(min(SIZE * 0.13, (2 * math.pi * radius * 0.78 * span / 360) / max(n, 1) * 0.95))
-        if n > 1
-        else int(SIZE * 0.13)
-    )
-    font = _font(max(char_size, 10))
-    text_radius = radius - ring / 2 - char_size * 0.68
+    layout = ring_layout(n)
+    font = _font(layout.height)
     for i, char in enumerate(name):
-        angle = -span / 2 + (span * i / (n - 1) if n > 1 else 0.0)
-        tile = _glyph(char, font, angle)
-        x = c + text_radius * math.sin(math.radians(angle))
-        y = c - text_radius * math.cos(math.radians(angle))
+        angle = -layout.span / 2 + (layout.span * i / (n - 1) if n > 1 else 0.0)
+        tile = _glyph(char, font, angle, layout.squeeze)
+        x = c + layout.text_radius * math.sin(math.radians(angle))
+        y = c - layout.text_radius * math.cos(math.radians(angle))
         image.alpha_composite(tile, (int(x - tile.width / 2), int(y - tile.height / 2)))
 
     _star(draw, c, c + SIZE * 0.01, SIZE * 0.14)

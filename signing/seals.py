@@ -11,12 +11,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keys.schema import new_id, utcnow
-from signing import crl, pki, seal_image
+from signing import crl, names, pki, seal_image
 from signing.context import SigningContext
 from signing.errors import Conflict, InvalidInput, NotFound
 from signing.models import Seal
@@ -95,16 +94,9 @@ def seal_label(seal_id: str) -> str:
     return f"seal/{seal_id}"
 
 
-def subject_for(org: Organisation, seal_name: str) -> x509.Name:
-    """C, O, organizationIdentifier (ETSI EN 319 412-1 §5.1.4 semantics: `NTRCN-` + USCC), CN."""
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org.name[:64]),
-            x509.NameAttribute(NameOID.ORGANIZATION_IDENTIFIER, f"NTRCN-{org.uscc}"),
-            x509.NameAttribute(NameOID.COMMON_NAME, seal_name[:64]),
-        ]
-    )
+def subject_for(org: Organisation, seal_type: str) -> x509.Name:
+    """C, O, organizationIdentifier, CN; names bounded in characters (see `signing.names`)."""
+    return names.seal_subject(org.name, f"NTRCN-{org.uscc}", names.seal_common_name(org.name, TYPES[seal_type]))
 
 
 def member_ids(session: Session, directory: Directory, org: Organisation, id_numbers: list[str]) -> frozenset[str]:
@@ -166,7 +158,7 @@ def create(
     cert = pki.issue(
         session,
         ctx.authority,
-        subject=subject_for(org, name),
+        subject=subject_for(org, seal_type),
         public_key=material.public_key,
         kind="seal",
         validity=validity,

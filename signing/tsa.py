@@ -183,12 +183,6 @@ def rejection(exc: Rejection) -> bytes:
     return _Response({"status": status}).dump()  # type: ignore[no-any-return]
 
 
-def token_serial(token: cms.ContentInfo) -> tuple[int, datetime]:
-    """Serial number and genTime of a time-stamp token (what a signature record keeps)."""
-    info = token["content"]["encap_content_info"]["content"].parsed
-    return int(info["serial_number"].native), info["gen_time"].native
-
-
 class InProcessTimeStamper(TimeStamper):  # type: ignore[misc]
     """pyHanko's TimeStamper port, answered by our TSA in this process (no HTTP round trip)."""
 

@@ -5,22 +5,25 @@ Revocation is judged with our CAs' current CRLs (fed to pyHanko in-process, no n
 minute ago shows as revoked now. A signature whose trusted time-stamp predates the revocation stays valid
 (that is what the time-stamp is for, ETSI EN 319 102-1 §5.6.2.4), unless the key was reported compromised:
 then nothing it signed can be trusted, whatever the time-stamp says.
+
+Verification is open to anyone, so the work one document can cause is bounded (`Limits`): at most so many
+signature fields and incremental revisions, and each distinct signature value (/Contents) is validated once —
+pyHanko re-reads the whole document for every field, so many fields pointing at one signature would cost the
+square of their number. `signing.verify_worker` adds a deadline and a cap on concurrent verifications.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.general import SigningError
+from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
@@ -32,6 +35,7 @@ from sqlalchemy.orm import Session
 from signing import crl, pki
 from signing.errors import UnprocessablePdf
 from signing.pades import open_pdf
+from signing.ports import VerifyLimits as Limits
 
 COVERAGE = {
     SignatureCoverageLevel.ENTIRE_FILE: "entire_file",
@@ -236,26 +240,52 @@ async def _report(sig: EmbeddedPdfSignature, reader: PdfFileReader, trust: Trust
     )
 
 
-def verify_pdf(data: bytes, trust: Trust) -> Report:
-    """Report on every signature in `data`; raises UnprocessablePdf only when the PDF cannot be read at all."""
-    open_pdf(data)  # the same checks as for signing: a PDF, not encrypted, readable
+def verify_pdf(data: bytes, trust: Trust, limits: Limits | None = None) -> Report:
+    """Report on every signature in `data`; raises UnprocessablePdf only when the PDF cannot be read at all,
+    or asks for more work than `limits` allow."""
+    limits = limits or Limits()
+    reader = open_pdf(data)  # the same checks as for signing: a PDF, not encrypted, readable
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        if reader.xrefs.total_revisions > limits.max_revisions:
+            raise UnprocessablePdf(f"the PDF has more than {limits.max_revisions} revisions; it is not verified")
+        # Count the fields before pyHanko builds anything per field.
+        for count, _ in enumerate(enumerate_sig_fields(reader, filled_status=True), 1):
+            if count > limits.max_signatures:
+                raise UnprocessablePdf(f"the PDF has more than {limits.max_signatures} signatures; it is not verified")
         signatures = list(reader.embedded_signatures)
-    except (PdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UnprocessablePdf(f"the PDF's signatures cannot be read ({type(exc).__name__})") from None
+    except UnprocessablePdf:
+        raise
+    except Exception:  # noqa: BLE001 - whatever pyHanko raises on a mangled file, the answer is the same
+        raise UnprocessablePdf("the PDF's signatures cannot be read") from None
 
     async def run() -> list[SignatureReport]:
-        out = []
+        out: list[SignatureReport] = []
+        seen: dict[bytes, str] = {}  # signature value -> the field it was validated for
         for sig in signatures:
+            value = _contents(sig)
+            first = seen.get(value) if value is not None else None
+            if first is not None:
+                out.append(_broken(sig, f"the field carries the same signature value as field {first}"))
+                continue
+            if value is not None:
+                seen[value] = str(sig.field_name)
             try:
                 out.append(await _report(sig, reader, trust))
-            except (SigningError, PdfError, ValueError, KeyError, TypeError) as exc:
-                out.append(_broken(sig, f"the signature cannot be parsed ({type(exc).__name__})"))
+            except Exception:  # noqa: BLE001 - a report of our own words, never a library's internals
+                out.append(_broken(sig, "the signature cannot be parsed"))
         return out
 
     reports = asyncio.run(run())
     return Report(valid=bool(reports) and all(r.valid for r in reports), signatures=reports)
+
+
+def _contents(sig: EmbeddedPdfSignature) -> bytes | None:
+    """The raw /Contents of the signature dictionary: what makes two fields the same signature."""
+    try:
+        value = sig.sig_object["/Contents"]
+        return bytes(getattr(value, "original_bytes", value))
+    except Exception:  # noqa: BLE001 - unreadable contents: the signature's own report will say so
+        return None
 
 
 def _broken(sig: EmbeddedPdfSignature, problem: str) -> SignatureReport:

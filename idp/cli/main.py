@@ -98,7 +98,9 @@ app = typer.Typer(
 @app.callback()
 def _root(ctx: typer.Context) -> None:
     from idp.cli.signing_host import SigningCliHost
+    from idp.logs import install_masking
 
+    install_masking()  # libraries' warnings (pyHanko names certificate subjects) reach stderr masked
     # Signing's commands reach the app's services through this (see signing.cli.host).
     ctx.obj = SigningCliHost()
 

@@ -27,6 +27,7 @@ from idp.web.deps import get_engine
 from idp.web.i18n import messages, pick_language
 from idp.web.pages import render
 from idp.web.steps import describe, respond, step_location
+from signing.web.json_body import BadJson, parse_object
 
 router = APIRouter(prefix="/stepup", tags=["step-up"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
@@ -205,11 +206,11 @@ async def face_consent(
 
 
 async def _json(request: Request) -> dict[str, Any] | None:
+    """The body as a JSON object, or None: not JSON, not an object (`[]`, `"x"`, `1`), or nested too deep."""
     try:
-        body = await request.json()
-    except ValueError:
+        return parse_object(await request.body())
+    except BadJson:
         return None
-    return body if isinstance(body, dict) else None
 
 
 def _face_error(request: Request, invalid: Invalid, flow: str) -> JSONResponse:

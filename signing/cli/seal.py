@@ -26,7 +26,7 @@ from signing import (
     sealing,
     seals,
 )
-from signing.cli.host import JsonOpt, console, emit, fail, services, signing_context
+from signing.cli.host import JsonOpt, console, emit, fail, refusals, services, signing_context
 from signing.context import SigningContext
 from signing.errors import Conflict, InvalidInput, UnprocessableOfd
 from signing.policy import Policy, Requester
@@ -257,9 +257,10 @@ def sign(
         fail(f"cannot read {infile}: {exc.strerror}")
     if national.is_ofd(document):
         side = width if width is not None else 42.0
-        placement = ofd_seal.StampPlacement(
-            page=page, x=130.0 if x is None else x, y=220.0 if y is None else y, width=side, height=side
-        )
+        with refusals():
+            placement = ofd_seal.StampPlacement(
+                page=page, x=130.0 if x is None else x, y=220.0 if y is None else y, width=side, height=side
+            )
         sign_ofd(cli, seal_id, document, outfile, placement, kind, level != "B-B", as_json)
         return
     with signing_context(cli) as ctx:

@@ -77,7 +77,7 @@ def verify_command(
         with ctx.services.transaction() as session:
             trust = verify.trust_from(session, ctx.authority)
         try:
-            report = verify.verify_pdf(data, trust)
+            report = ctx.verifier.verify(data, trust)
         except SigningError as exc:
             raise _unreadable(exc.detail) from None
     if as_json:

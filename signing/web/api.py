@@ -25,6 +25,7 @@ from signing.errors import Conflict, Forbidden, InvalidInput, PayloadTooLarge, U
 from signing.models import Seal
 from signing.policy import Policy, Requester
 from signing.ports import AuditEvent
+from signing.verify_worker import VerifierBusy
 from signing.web.host import Caller, HostDep, SigningDep, WebHost, require_token
 
 router = APIRouter(prefix="/signing/v1", tags=["signing"])
@@ -155,10 +156,15 @@ async def verify_pdf(request: Request, ctx: SigningDep, file: UploadFile | None 
     def work() -> dict[str, Any]:
         with ctx.services.transaction() as session:
             trust = verify.trust_from(session, ctx.authority)
-        report = verify.verify_pdf(document, trust)
+        report = ctx.verifier.verify(document, trust)
         return {"document_sha256": hashlib.sha256(document).hexdigest(), **report.to_dict()}
 
-    return JSONResponse(await run_in_threadpool(work))
+    try:
+        return JSONResponse(await run_in_threadpool(work))
+    except VerifierBusy as exc:
+        problem = exc.problem(instance=request.url.path)
+        headers = {"Retry-After": str(exc.retry_after)}
+        return JSONResponse(problem, status_code=exc.status, media_type="application/problem+json", headers=headers)
 
 
 # --- a citizen's own signature -------------------------------------------------------------------------------

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from signing import csc, pades
 from signing.context import SigningContext
 from signing.errors import SigningError
 from signing.web.host import Caller, SigningDep, read_body, require_token
+from signing.web.json_body import BadJson, parse_object
 
 router = APIRouter(prefix="/csc/v2", tags=["csc"])
 SealToken = Annotated[Caller, Depends(require_token("seal"))]
@@ -37,11 +37,9 @@ async def _call(request: Request, ctx: SigningContext, client_id: str, work: Wor
     except SigningError:
         return _error(413, "invalid_request", f"the request body is larger than {MAX_BODY} bytes")
     try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "invalid_request", "the body must be a JSON object")
-    if not isinstance(body, dict):
-        return _error(400, "invalid_request", "the body must be a JSON object")
+        body = parse_object(raw or b"{}")
+    except BadJson as exc:
+        return _error(400, "invalid_request", str(exc))
     try:
         return JSONResponse(await run_in_threadpool(work, ctx, client_id, body))
     except csc.CscError as exc:
