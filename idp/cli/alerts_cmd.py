@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,7 +19,7 @@ def list_alerts(
 ) -> None:
     """The most recent alerts, newest first."""
     with runtime() as rt, rt.reading() as session:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "raised_at": row.raised_at.isoformat(),
                 "level": row.level,
