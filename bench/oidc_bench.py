@@ -450,6 +450,10 @@ def start_ours(args: argparse.Namespace, workdir: Path, db_url: str | None) -> I
         "YIWANG_SMS_PER_IP_PER_10MIN": "1000000000",
         "YIWANG_SMS_PER_PHONE_PER_MINUTE": "1000",
         "YIWANG_SMS_PER_PHONE_PER_DAY": "1000",
+        "YIWANG_SMS_PER_PHONE_PER_IP_PER_DAY": "1000000000",
+        "YIWANG_SMS_PER_PHONE_FROM_OTHERS_PER_DAY": "1000000000",
+        "YIWANG_SMS_MAX_PER_HOUR": "1000000000",
+        "YIWANG_SMS_POW_WAIT_S": "0",  # virtual browsers run no JavaScript: no proof of work asked
     }
     if db_url:
         env["YIWANG_DATABASE_URL"] = db_url

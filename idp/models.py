@@ -16,6 +16,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def load_all() -> None:
     # Imported for their side effect (table declarations); the names themselves are unused.
+    import idp.alerts  # noqa: F401
     import idp.audit  # noqa: F401
     import idp.authn.models  # noqa: F401
     import idp.oauth.models  # noqa: F401

@@ -1,7 +1,7 @@
 """Operator credentials for the operator API: random bearer tokens, stored only as SHA-256 hashes.
 
 Tokens are machine-generated with 256 bits of entropy, so a fast hash is enough (a slow one would only slow
-every API call); people-chosen secrets use argon2 elsewhere.
+every API call). Nothing in Yiwang stores a secret that people choose.
 """
 
 from __future__ import annotations

@@ -279,9 +279,21 @@ class Settings(BaseSettings):
     # SMS one-time codes and the limits around them.
     otp_ttl: int = 300
     otp_max_attempts: int = 5
-    sms_per_phone_per_minute: int = 1
-    sms_per_phone_per_day: int = 10
-    sms_per_ip_per_10min: int = 30
+    # Budgets are split by who asks (idp/authn/sms_limits.py): a device's own budget for a number is never
+    # spent by another device, so requests for someone's number can't lock them out.
+    sms_per_phone_per_minute: int = Field(1, ge=1, description="Codes one device may have sent to a number a minute.")
+    sms_per_phone_per_day: int = Field(10, ge=1, description="Codes one device may have sent to a number a day.")
+    sms_per_phone_per_ip_per_day: int = Field(
+        10, ge=1, description="Codes a number may be sent a day at the request of one IP address (unknown devices)."
+    )
+    sms_per_phone_from_others_per_day: int = Field(
+        30, ge=1, description="Codes a number may be sent a day from devices that never signed in with it."
+    )
+    sms_per_ip_per_10min: int = Field(30, ge=1, description="Codes one IP address may ask for in 10 minutes.")
+    sms_pow_bits: int = Field(16, ge=1, le=32, description="Proof-of-work difficulty after a number's first code.")
+    sms_pow_wait_s: int = Field(60, ge=0, description="Without a proof of work (no JavaScript): the wait instead.")
+    sms_max_per_hour: int = Field(1000, ge=1, description="All SMS the service sends in an hour (the spend cap).")
+    sms_alert_warning_percent: int = Field(80, ge=1, le=100, description="Operator warning at this share of the cap.")
     # The sign-in journey.
     terms_version: str = Field(
         "2026-11", description="Version of the user agreement and privacy notice; a new one is shown again."

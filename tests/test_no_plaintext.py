@@ -63,7 +63,7 @@ def _populate(rt: Runtime) -> list[str]:
         )
     )
     # Login codes: the phone of a one-time-password challenge.
-    rt.run(lambda s: otp.issue(s, rt.protector, "+8613500001234", ttl=300))
+    rt.run(lambda s: otp.issue(s, rt.protector, "+8613500001234", ttl=300, device="d"))
     secrets += ["13500001234", "+8613500001234"]
     # A registry-matched claim, then an ownership proof that takes a number over (a conflict is recorded).
     claimant = rt.run(lambda s: people.register_by_phone(s, rt.protector, "13600002222"))

@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from adapters import alipay_sign
 from adapters.masking import mask_id_number, mask_name
 from adapters.sandbox import dataset
 from adapters.sandbox._page import escape, page
 from adapters.sandbox.keys import SandboxKeys
 from adapters.sandbox.state import Store
+from adapters.sandbox.wire import alipay_rsa2
 
 __all__ = ["alipay_app"]
 
@@ -68,7 +68,7 @@ def alipay_app(store: Store, keys: SandboxKeys, clock: Callable[[], float] = tim
         raw = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         body = f'{{"{member}":{raw}'
         if signed:
-            body += f',"sign":"{alipay_sign.sign_text(raw, platform_key)}"'
+            body += f',"sign":"{alipay_rsa2.sign_text(raw, platform_key)}"'
         return Response(body + "}", media_type="application/json;charset=utf-8")
 
     def gateway_error(sub_code: str, sub_msg: str, signed: bool = True) -> Response:
@@ -87,7 +87,7 @@ def alipay_app(store: Store, keys: SandboxKeys, clock: Callable[[], float] = tim
             return gateway_error("isv.invalid-method", "不存在的方法名")
         if params.get("sign_type") != "RSA2" or params.get("charset", "utf-8").lower() != "utf-8":
             return gateway_error("isv.invalid-signature-type", "无效的签名类型")
-        if not alipay_sign.verify(alipay_sign.sign_content(params), params.get("sign", ""), app_public):
+        if not alipay_rsa2.verified(params, app_public):
             return gateway_error("isv.invalid-signature", "验签出错")
         try:
             ts = datetime.strptime(params.get("timestamp", ""), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
@@ -110,7 +110,7 @@ def alipay_app(store: Store, keys: SandboxKeys, clock: Callable[[], float] = tim
         if refusal is not None:
             return refusal
         method = params["method"]
-        member = alipay_sign.response_member(method)
+        member = method.replace(".", "_") + "_response"
         if method == "alipay.system.oauth.token":
             grant = store.pop(f"alipay-code:{params.get('code', '')}")
             if params.get("grant_type") != "authorization_code" or grant is None:

@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters import rpc_v1
 from adapters.sandbox.outbox import Outbox
 from adapters.sandbox.state import Store
+from adapters.sandbox.wire import aliyun_rpc
 
 __all__ = ["aliyun_sms_app", "SIGN_NAME", "TEMPLATE_CODE"]
 
@@ -45,7 +45,7 @@ def aliyun_sms_app(
             return answer(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         if params.get("SignatureMethod") != "HMAC-SHA1" or params.get("SignatureVersion") != "1.0":
             return answer(400, "InvalidParameter", "Unsupported signature method or version.")
-        if not rpc_v1.verify_params(params, secret, request.method):
+        if not aliyun_rpc.verified(request.method, params, secret):
             return answer(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
         try:
             ts = datetime.strptime(params.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -1,7 +1,7 @@
 """Aliyun Dytnsapi emulator: `ThreeElementsVerification` (2020-02-17) against the seeded population.
 
-The RPC v1 signature is checked with code written here from the published algorithm, not with the adapter's
-`adapters.rpc_v1`, so a canonicalisation bug in the adapter cannot be mirrored by the emulator. A phone in the
+The RPC v1 signature is checked with the emulators' own code (adapters/sandbox/wire/aliyun_rpc.py), not with
+the adapter's `adapters.rpc_v1`, so a canonicalisation bug in the adapter cannot be mirrored by the emulator. A phone in the
 dataset is registered to its person: the same name and ID number are consistent (1), others not (0); a phone
 outside the dataset has no record (2). Refusals use Aliyun's codes: `InvalidAccessKeyId.NotFound`,
 `SignatureDoesNotMatch`, `SignatureNonceUsed`, `InvalidTimeStamp.Expired`, `AuthCodeNotExist`,
@@ -10,14 +10,11 @@ outside the dataset has no record (2). Refusals use Aliyun's codes: `InvalidAcce
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,6 +23,7 @@ from starlette.routing import Route
 
 from adapters.sandbox import dataset
 from adapters.sandbox.state import Store
+from adapters.sandbox.wire import aliyun_rpc
 
 __all__ = ["carrier_app", "AUTH_CODE", "CARRIERS"]
 
@@ -33,16 +31,6 @@ AUTH_CODE = "SANDBOX3EL0001"
 MAX_SKEW_S = 15 * 60
 VIRTUAL = ("170", "171", "162", "165")
 CARRIERS = {"138": "中国移动", "139": "中国移动", "130": "中国联通", "133": "中国电信"}
-
-
-def _enc(value: str) -> str:
-    return quote(value, safe="-_.~", encoding="utf-8")
-
-
-def _expected_signature(params: dict[str, str], method: str, secret: str) -> str:
-    query = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(params.items()) if k != "Signature")
-    text = "&".join((method.upper(), _enc("/"), _enc(query)))
-    return base64.b64encode(hmac.new((secret + "&").encode(), text.encode(), hashlib.sha1).digest()).decode()
 
 
 def _hashed(value: str, mask: str) -> str:
@@ -65,8 +53,7 @@ def carrier_app(store: Store, access_key_id: str, secret: str, clock: Callable[[
             return answer(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         if params.get("SignatureMethod") != "HMAC-SHA1" or params.get("SignatureVersion") != "1.0":
             return answer(400, "InvalidParameter", "Unsupported signature method or version.")
-        given = params.get("Signature", "").encode()
-        if not hmac.compare_digest(given, _expected_signature(params, request.method, secret).encode()):
+        if not aliyun_rpc.verified(request.method, params, secret):
             return answer(400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation.")
         try:
             ts = datetime.strptime(params.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

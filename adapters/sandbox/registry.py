@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters import registry_protocol as rp
 from adapters.sandbox import dataset
 from adapters.sandbox.state import Store
+from adapters.sandbox.wire import registry as wire
 
 __all__ = ["registry_app", "media_type_of"]
 
@@ -30,6 +30,9 @@ def media_type_of(photo: bytes) -> str:
     if photo.startswith(b"\x89PNG"):
         return "image/png"
     return "application/octet-stream"
+
+
+MAX_SKEW_S = 300  # the protocol's allowed clock skew (adapters/population-registry.md)
 
 
 def registry_app(
@@ -44,22 +47,21 @@ def registry_app(
     def signed(status: int, payload: dict[str, Any], nonce: str) -> Response:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         ts = int(clock())
-        headers = {"X-Registry-Signature": rp.response_header(key, nonce, status, ts, body)}
+        headers = {"X-Registry-Signature": wire.answer_header(key, nonce, status, ts, body)}
         return Response(body, status_code=status, headers=headers, media_type="application/json")
 
     async def authenticate(request: Request, body: bytes) -> tuple[str, Response | None]:
-        auth = rp.parse_authorization(request.headers.get("authorization", ""))
+        auth = wire.signed(request.headers.get("authorization", ""))
         if auth is None:
             # Nothing to bind an answer to: unsigned 401.
             return "", Response(b'{"error":"unauthorized"}', 401, media_type="application/json")
         if auth.key_id != key_id:
             return auth.nonce, signed(401, {"error": "unknown_key", "message": "unknown key id"}, auth.nonce)
-        text = rp.request_string(request.method, request.url.path, auth.timestamp, auth.nonce, body)
-        if not rp.matches(key, text, auth.signature):
+        if not wire.verified(key, request.method, request.url.path, auth, body):
             return auth.nonce, signed(401, {"error": "bad_signature", "message": "signature mismatch"}, auth.nonce)
-        if abs(auth.timestamp - clock()) > rp.MAX_SKEW_S:
+        if abs(auth.timestamp - clock()) > MAX_SKEW_S:
             return auth.nonce, signed(401, {"error": "stale_timestamp", "message": "clock skew too large"}, auth.nonce)
-        if not store.add_once(f"registry-nonce:{auth.nonce}", 2 * rp.MAX_SKEW_S):
+        if not store.add_once(f"registry-nonce:{auth.nonce}", 2 * MAX_SKEW_S):
             return auth.nonce, signed(401, {"error": "replayed_nonce", "message": "nonce already used"}, auth.nonce)
         return auth.nonce, None
 

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters import tc3
 from adapters.sandbox.outbox import Outbox
+from adapters.sandbox.wire import tc3
 
 __all__ = ["tencent_sms_app", "SDK_APP_ID", "SIGN_NAME", "TEMPLATE_ID"]
 
@@ -39,7 +39,7 @@ def tencent_sms_app(
 
     async def api(request: Request) -> Response:
         body = await request.body()
-        auth = tc3.parse_authorization(request.headers.get("authorization", ""))
+        auth = tc3.credential(request.headers.get("authorization", ""))
         if auth is None:
             return error("AuthFailure.InvalidAuthorization", "Authorization is not a TC3-HMAC-SHA256 header.")
         if auth.secret_id != secret_id:
@@ -50,7 +50,7 @@ def tencent_sms_app(
             return error("InvalidParameter", "X-TC-Timestamp is missing or not a number.")
         if abs(ts - clock()) > MAX_SKEW_S:
             return error("AuthFailure.SignatureExpire", "The signature has expired.")
-        if auth.service != "sms" or auth.date != tc3.utc_date(ts):
+        if auth.service != "sms" or auth.date != tc3.date_of(ts):
             return error("AuthFailure.InvalidAuthorization", "Credential scope does not match the request.")
         if not {"content-type", "host"} <= set(auth.signed_headers):
             return error("AuthFailure.InvalidAuthorization", "content-type and host must be signed.")
@@ -58,7 +58,7 @@ def tencent_sms_app(
             canonical = tc3.canonical_request("POST", "/", "", request.headers, auth.signed_headers, body)
         except KeyError:
             return error("AuthFailure.InvalidAuthorization", "A signed header is missing.")
-        expected = tc3.signature(secret_key, ts, "sms", canonical)
+        expected = tc3.expected(secret_key, ts, "sms", canonical)
         if not hmac.compare_digest(expected, auth.signature):
             return error("AuthFailure.SignatureFailure", "The provided credentials could not be validated.")
         if request.headers.get("x-tc-version") != "2021-01-11":

@@ -24,6 +24,7 @@ from adapters import acp
 from adapters.sandbox import dataset
 from adapters.sandbox.keys import SandboxKeys
 from adapters.sandbox.state import Store
+from adapters.sandbox.wire import unionpay_acp
 
 __all__ = ["unionpay_app"]
 
@@ -71,13 +72,13 @@ def unionpay_app(store: Store, keys: SandboxKeys, clock: Callable[[], float] = t
     def respond(request_fields: dict[str, str], code: str, **extra: str) -> Response:
         fields = {k: request_fields[k] for k in ECHO if k in request_fields}
         fields.update(respCode=code, respMsg=MESSAGES.get(code, "交易失败"), signPubKeyCert=sign_cert_pem, **extra)
-        return PlainTextResponse(acp.format_kv(acp.sign_fields(fields, sign_key, None)))
+        return PlainTextResponse(acp.format_kv(unionpay_acp.sign(fields, sign_key)))
 
     async def read(request: Request) -> tuple[dict[str, str], str | None]:
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         key = merchants.get((fields.get("merId", ""), fields.get("certId", "")))
-        if key is None or not isinstance(key, rsa.RSAPublicKey) or not acp.verify_fields(fields, key):
+        if key is None or not isinstance(key, rsa.RSAPublicKey) or not unionpay_acp.verified(fields, key):
             return fields, "11"
         if fields.get("version") != "5.1.0" or fields.get("signMethod") != "01" or not fields.get("orderId"):
             return fields, "13"

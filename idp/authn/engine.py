@@ -22,7 +22,7 @@ from idp import audit
 from idp.authn import journey, policy
 from idp.authn.journey import Demand
 from idp.authn.outcome import Outcome, Redirect, Refused, Step
-from idp.oauth import acr, consent, flows, scopes, sessions
+from idp.oauth import acr, consent, flows, id_token_hint, scopes, sessions
 from idp.oauth.clients import Client
 from idp.oauth.models import AuthFlow, LoginSession
 from idp.oauth.provider import OAuthRequest
@@ -93,8 +93,22 @@ class Engine:
         assert client is not None
         if req.get("max_age") is not None and not req["max_age"].isdigit():
             return Redirect(self._error(req, "invalid_request", "max_age must be a non-negative integer"))
+        hint = req.get("id_token_hint")
+        hinted = id_token_hint.claims(self.provider, hint) if hint else None
+        if hint and (hinted is None or client.client_id not in id_token_hint.audience(hinted)):
+            return Redirect(
+                self._error(req, "invalid_request", "id_token_hint is not an ID token issued to this client")
+            )
         with self.unit() as session:
             login = self.login_of(session, cookie)
+            # OIDC Core §3.1.2.1: the session counts only if it is the hinted person's; otherwise a sign-in
+            # (or login_required with prompt=none).
+            if (
+                hinted is not None
+                and login is not None
+                and self.provider.subject_of(client, login.person_id, session=session) != hinted["sub"]
+            ):
+                login = None
             return self._decide(session, query, client, login, None, browser)
 
     def resume(self, flow_id: str | None, cookie: str | None, browser: str | None) -> Outcome:

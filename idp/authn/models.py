@@ -37,3 +37,14 @@ class CounterCode(Base):
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hall: Mapped[str | None] = mapped_column(String(64))
     staff: Mapped[str | None] = mapped_column(String(64))
+
+
+class KnownSmsDevice(Base):
+    """A browser that signed in with a phone's SMS code: its sends for that phone skip the friction and the
+    budgets shared with other devices (idp/authn/sms_limits.py). Both keys are keyed hashes."""
+
+    __tablename__ = "sms_known_devices"
+
+    phone_bidx: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_sign_in: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from idp.logs import get_logger
-from idp.oauth.signer import InvalidToken
 from idp.oauth.tokens import new_jti
 
 if TYPE_CHECKING:
@@ -17,17 +16,6 @@ if TYPE_CHECKING:
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 log = get_logger("yiwang.logout")
-
-
-def id_token_hint_claims(provider: Provider, hint: str) -> dict[str, Any] | None:
-    """The claims of an ID token we issued (expired is fine: it only names the session and the client)."""
-    try:
-        claims = provider.signer.verify(hint)
-    except InvalidToken:
-        return None
-    if claims.get("iss") != provider.settings.issuer or "sub" not in claims:
-        return None
-    return claims
 
 
 def logout_token(provider: Provider, client_id: str, sub: str, sid: str) -> str:

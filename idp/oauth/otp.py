@@ -1,8 +1,13 @@
 """SMS one-time codes: 6 digits, 5 minutes, stored as a keyed hash, at most N tries, then a lockout of the
-phone with exponential backoff (1, 2, 4 … minutes, at most an hour)."""
+phone on the device that typed them, with exponential backoff (1, 2, 4 … minutes, at most an hour).
+
+The lockout names the number *and* the device (a keyed hash of its browser id): wrong codes typed on another
+device can't lock the number's owner out of their own sign-in.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -34,8 +39,9 @@ def _code_hash(protector: Protector, challenge_id: str, code: str) -> str:
     return protector.index("otp", f"{challenge_id}:{code}")
 
 
-def phone_subject(phone_bidx: str) -> str:
-    return f"phone:{phone_bidx}"
+def phone_subject(phone_bidx: str, device: str) -> str:
+    # Both are keyed hashes already; one digest of the pair fits the subject column.
+    return "phone:" + hashlib.sha256(f"{phone_bidx}:{device}".encode()).hexdigest()
 
 
 def locked_until(session: Session, subject: str) -> datetime | None:
@@ -45,9 +51,9 @@ def locked_until(session: Session, subject: str) -> datetime | None:
     return None
 
 
-def issue(session: Session, protector: Protector, phone_e164: str, ttl: int) -> Issued:
+def issue(session: Session, protector: Protector, phone_e164: str, ttl: int, device: str) -> Issued:
     bidx = protector.index("phone", phone_e164)
-    until = locked_until(session, phone_subject(bidx))
+    until = locked_until(session, phone_subject(bidx, device))
     if until is not None:
         raise OtpRefused("locked", until)
     code = f"{secrets.randbelow(1_000_000):06d}"
@@ -71,13 +77,13 @@ def record_failure(session: Session, subject: str, max_attempts: int) -> datetim
     return None
 
 
-def verify(session: Session, protector: Protector, challenge_id: str, code: str, max_attempts: int) -> str:
+def verify(session: Session, protector: Protector, challenge_id: str, code: str, max_attempts: int, device: str) -> str:
     """The verified phone (E.164); OtpRefused with a reason otherwise. Failures are counted even when the
     caller's transaction commits nothing else."""
     challenge = session.get(OtpChallenge, challenge_id, with_for_update=True)
     if challenge is None or challenge.consumed_at is not None:
         raise OtpRefused("no_challenge")
-    subject = phone_subject(challenge.phone_bidx)
+    subject = phone_subject(challenge.phone_bidx, device)
     until = locked_until(session, subject)
     if until is not None:
         raise OtpRefused("locked", until)

@@ -91,10 +91,6 @@ def access_token_claims(
     return claims
 
 
-def is_revoked(session: Session, jti: str) -> bool:
-    return session.get(RevokedAccessToken, jti) is not None
-
-
 def revoke_jti(session: Session, jti: str, exp: int) -> None:
     if session.get(RevokedAccessToken, jti) is not None:
         return

@@ -58,6 +58,8 @@ def _login_page(
         "sent": bool(flow.otp_id),
         "masked": facts.get(journey.PHONE_MASKED, ""),
         "resend_in": sms.resend_in(facts) if flow.otp_id else 0,
+        "pow_challenge": sms.proof_challenge(engine, flow, browser_id(request)),
+        "pow_bits": engine.settings.sms_pow_bits,
         "alipay": engine.adapters.alipay is not None,
         "terms_version": engine.settings.terms_version,
         "error": None,
@@ -88,10 +90,11 @@ async def login_page(request: Request, engine: EngineDep, flow: str = "") -> Res
 
 @router.post("/login/sms")
 async def send_code(
-    request: Request, engine: EngineDep, flow: Field = "", csrf: Field = "", phone: Field = ""
+    request: Request, engine: EngineDep, flow: Field = "", csrf: Field = "", phone: Field = "", proof: Field = ""
 ) -> Response:
+    """Send a code; `proof` is the page's proof of work (idp/authn/hashcash.py), empty without JavaScript."""
     check_csrf(engine.protector, request, csrf, "login", flow)
-    result = await run_in_threadpool(sms.send, engine, flow, browser_id(request), phone, _client_ip(request))
+    result = await run_in_threadpool(sms.send, engine, flow, browser_id(request), phone, _client_ip(request), proof)
     return await run_in_threadpool(_login_page, request, engine, flow, result, phone)
 
 

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from idp import audit
-from idp.oauth import logout, sessions
+from idp.oauth import id_token_hint, logout, sessions
 from idp.oauth.provider import Provider
 from idp.oauth.responses import add_params
 from idp.web.authorize import error_page
@@ -25,13 +25,12 @@ ProviderDep = Annotated[Provider, Depends(get_provider)]
 def _target(provider: Provider, params: dict[str, str]) -> tuple[str | None, str | None, str | None]:
     """(client_id, verified post-logout URI or None, error) from the request parameters."""
     hint = params.get("id_token_hint")
-    claims = logout.id_token_hint_claims(provider, hint) if hint else None
+    claims = id_token_hint.claims(provider, hint) if hint else None
     if hint and claims is None:
         return None, None, "id_token_hint is not an ID token issued here"
     client_id = params.get("client_id") or None
     if claims is not None:
-        aud = claims.get("aud")
-        hinted = aud if isinstance(aud, str) else (aud[0] if aud else None)
+        hinted = id_token_hint.audience(claims)[0]
         if client_id and client_id != hinted:
             return None, None, "client_id does not match the id_token_hint"
         client_id = hinted
@@ -83,7 +82,7 @@ def _rp_request(request: Request, provider: Provider, params: dict[str, str]) ->
         return error_page(request, error)
     # An RP that proves which session it means (id_token_hint with the current sid) needs no confirmation.
     hint_claims = (
-        logout.id_token_hint_claims(provider, params.get("id_token_hint", "")) if params.get("id_token_hint") else None
+        id_token_hint.claims(provider, params.get("id_token_hint", "")) if params.get("id_token_hint") else None
     )
     with provider.runtime.transaction() as session:
         login = sessions.load(session, request.cookies.get(sessions.COOKIE))
