@@ -85,6 +85,8 @@ class Engine:
     # --- the authorization request -----------------------------------------------------------------------
     def authorize(self, query: list[tuple[str, str]], cookie: str | None, browser: str) -> Outcome:
         """A new authorization request (GET or POST /authorize): a code at once, or a journey to start."""
+        # RFC 6749 §3.1: a parameter sent without a value is treated as if it were omitted.
+        query = [(k, v) for k, v in query if v != ""]
         req = {k: v for k, v in reversed(query)}  # first value wins, as in Authlib's checks
         client = self.provider.clients.get(req.get("client_id"))
         refused = _check_client(client, req)

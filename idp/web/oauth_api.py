@@ -23,6 +23,7 @@ router = APIRouter(tags=["oauth"])
 ProviderDep = Annotated[Provider, Depends(get_provider)]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FORM_BYTES = 64 * 1024
+REPEATABLE = frozenset({"resource", "audience"})
 
 
 async def oauth_request(request: Request) -> OAuthRequest | OAuthResponse:
@@ -45,9 +46,17 @@ async def oauth_request(request: Request) -> OAuthRequest | OAuthResponse:
             form = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             return OAuthResponse(400, {"error": "invalid_request", "error_description": "the form is not UTF-8"})
+    query = list(request.query_params.multi_items())
+    # RFC 6749 §3.2: a parameter without a value counts as omitted; none may be sent twice. (`resource` and
+    # `audience` may repeat by their own specifications, RFC 8707 §2 and RFC 8693 §2.1.)
+    form = [(k, v) for k, v in form if v != ""]
+    names = [k for k, _ in [*query, *form] if k not in REPEATABLE]
+    if len(names) != len(set(names)):
+        # (The names are not echoed: error_description is limited to printable ASCII, RFC 6749 §5.2.)
+        return OAuthResponse(400, {"error": "invalid_request", "error_description": "a parameter is repeated"})
     # Authlib sees the URL under our issuer (the public name), not whatever Host the request carried.
     uri = request.app.state.settings.issuer + request.url.path
-    return OAuthRequest(request.method, uri, request.headers, list(request.query_params.multi_items()), form)
+    return OAuthRequest(request.method, uri, request.headers, query, form)
 
 
 def to_response(result: OAuthResponse, extra_headers: dict[str, str] | None = None) -> Response:
