@@ -122,14 +122,28 @@ def client_authentication_failed_is_401(result: OAuthResponse) -> OAuthResponse:
     return OAuthResponse(401, body, headers)
 
 
+def unsupported_token_type_is_400(result: OAuthResponse) -> OAuthResponse:
+    """RFC 7009 §2.2.1: the error is presented as in RFC 6749 §5.2, a 400 (Authlib answers 401 with a
+    challenge, as if the client had failed to authenticate)."""
+    body = result.body if isinstance(result.body, dict) else None
+    if body is None or body.get("error") != "unsupported_token_type":
+        return result
+    return OAuthResponse(400, body, [h for h in result.headers if h[0].lower() != "www-authenticate"])
+
+
 @router.post("/introspect")
 async def introspect(request: Request, provider: ProviderDep) -> Response:
-    return await _run(request, lambda r: client_authentication_failed_is_401(provider.endpoint("introspection", r)))
+    return await _run(
+        request,
+        lambda r: unsupported_token_type_is_400(
+            client_authentication_failed_is_401(provider.endpoint("introspection", r))
+        ),
+    )
 
 
 @router.post("/revoke")
 async def revoke(request: Request, provider: ProviderDep) -> Response:
-    return await _run(request, lambda r: provider.endpoint("revocation", r))
+    return await _run(request, lambda r: unsupported_token_type_is_400(provider.endpoint("revocation", r)))
 
 
 # Two decorators, not one route with two methods: that gives both the same OpenAPI operation id, and
