@@ -22,7 +22,8 @@ log = get_logger("yiwang.logout")
 def id_token_hint_claims(provider: Provider, hint: str) -> dict[str, Any] | None:
     """The claims of an ID token we issued (expired is fine: it only names the session and the client)."""
     try:
-        claims = provider.signer.verify(hint)
+        # typ JWT: our ID tokens' type; an access token (at+jwt) or a logout token of ours is no hint.
+        claims = provider.signer.verify(hint, typ="JWT")
     except InvalidToken:
         return None
     if claims.get("iss") != provider.settings.issuer or "sub" not in claims:
