@@ -85,12 +85,17 @@ class Engine:
     # --- the authorization request -----------------------------------------------------------------------
     def authorize(self, query: list[tuple[str, str]], cookie: str | None, browser: str) -> Outcome:
         """A new authorization request (GET or POST /authorize): a code at once, or a journey to start."""
+        # RFC 6749 §3.1: a parameter sent without a value is treated as if it were omitted.
+        query = [(k, v) for k, v in query if v != ""]
         req = {k: v for k, v in reversed(query)}  # first value wins, as in Authlib's checks
         client = self.provider.clients.get(req.get("client_id"))
         refused = _check_client(client, req)
         if refused is not None:
             return refused
         assert client is not None
+        unsupported = _unsupported_request_object(req)
+        if unsupported is not None:
+            return Redirect(self._error(req, unsupported, "request objects are not supported"))
         if req.get("max_age") is not None and not req["max_age"].isdigit():
             return Redirect(self._error(req, "invalid_request", "max_age must be a non-negative integer"))
         hint = req.get("id_token_hint")
@@ -289,6 +294,19 @@ class Engine:
             req = journey.request(flow)
             self._finish(session, flow)
             return Redirect(self._error(req, "access_denied", "the person cancelled the sign-in"))
+
+
+# A pushed request's handle (RFC 9126 §4) is not a request object by reference; its endpoint resolves it.
+_PUSHED = "urn:ietf:params:oauth:request_uri:"
+
+
+def _unsupported_request_object(req: dict[str, str]) -> str | None:
+    """OIDC Core §6.1, §6.2: an OP without request objects MUST answer request_(uri_)not_supported."""
+    if "request" in req:
+        return "request_not_supported"
+    if "request_uri" in req and not req["request_uri"].startswith(_PUSHED):
+        return "request_uri_not_supported"
+    return None
 
 
 def _check_client(client: Client | None, req: dict[str, str]) -> Refused | None:

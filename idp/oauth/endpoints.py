@@ -37,7 +37,10 @@ class FoundToken:
 
 
 def find_token(provider: Issuer, token_string: str, hint: str | None) -> FoundToken | None:
-    if token_string.count(".") == 2 and hint != "refresh_token":
+    """The token, whatever the hint says: RFC 7009 §2.1 and RFC 7662 §2.1 have the server extend its search
+    to every token type when the hint is wrong, and the two kinds tell themselves apart (a JWT has two dots,
+    an opaque refresh token none)."""
+    if token_string.count(".") == 2:
         try:
             with provider.runtime.transaction() as session:
                 claims = tokens.verify_access_token(

@@ -108,6 +108,22 @@ class AuthorizationCodeGrant(_ProviderGrant, grants.AuthorizationCodeGrant):  # 
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
     AUTHORIZATION_CODE_LENGTH = 43
 
+    def generate_token(
+        self,
+        user: Any = None,
+        scope: str | None = None,
+        grant_type: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        """OIDC Core §11: a refresh token outlives the sign-in session, so an OpenID request gets one only with
+        the `offline_access` scope the person consented to (plain OAuth requests: as the client is registered)."""
+        granted = set((scope or "").split())
+        if "openid" in granted and "offline_access" not in granted:
+            include_refresh_token = False
+        token: dict[str, Any] = super().generate_token(user, scope, grant_type, expires_in, include_refresh_token)
+        return token
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         user: tokens.AuthUser = request.user
         data = request.payload.data

@@ -24,7 +24,8 @@ def userinfo(provider: Provider, token: str) -> OAuthResponse:
     from idp.oauth.provider import OAuthResponse
 
     if not token:
-        return _error(401, "invalid_token", "a bearer access token is required")
+        # RFC 6750 §3.1: a request without any authentication gets the challenge without an error code.
+        return OAuthResponse(401, {}, [("WWW-Authenticate", 'Bearer realm="userinfo"')])
     with provider.runtime.transaction() as session:
         try:
             claims = tokens.verify_access_token(provider.signer, session, token, provider.settings.issuer)

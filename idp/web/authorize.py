@@ -34,7 +34,22 @@ async def _authorize(request: Request, engine: Engine, params: list[tuple[str, s
     browser = ensure_browser(request)
     cookie = request.cookies.get(sessions.COOKIE)
     outcome = await run_in_threadpool(engine.authorize, params, cookie, browser)
-    return set_browser(request, respond(request, outcome), engine.settings.issuer.startswith("https"))
+    response = set_browser(request, respond(request, outcome), engine.settings.issuer.startswith("https"))
+    lang = language_of(dict(reversed(params)).get("ui_locales", ""))
+    if lang is not None:
+        # OIDC Core §3.1.2.1: the client's ui_locales choose the language of the pages that follow.
+        response.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return response
+
+
+def language_of(ui_locales: str) -> str | None:
+    """The first of the space-separated BCP47 tags we have pages in (compared case-insensitively), if any."""
+    for tag in ui_locales.lower().split():
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag == "en" or tag.startswith("en-"):
+            return "en"
+    return None
 
 
 @router.get("/authorize")

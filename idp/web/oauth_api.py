@@ -23,6 +23,7 @@ router = APIRouter(tags=["oauth"])
 ProviderDep = Annotated[Provider, Depends(get_provider)]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FORM_BYTES = 64 * 1024
+REPEATABLE = frozenset({"resource", "audience"})
 
 
 async def oauth_request(request: Request) -> OAuthRequest | OAuthResponse:
@@ -45,9 +46,17 @@ async def oauth_request(request: Request) -> OAuthRequest | OAuthResponse:
             form = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             return OAuthResponse(400, {"error": "invalid_request", "error_description": "the form is not UTF-8"})
+    query = list(request.query_params.multi_items())
+    # RFC 6749 §3.2: a parameter without a value counts as omitted; none may be sent twice. (`resource` and
+    # `audience` may repeat by their own specifications, RFC 8707 §2 and RFC 8693 §2.1.)
+    form = [(k, v) for k, v in form if v != ""]
+    names = [k for k, _ in [*query, *form] if k not in REPEATABLE]
+    if len(names) != len(set(names)):
+        # (The names are not echoed: error_description is limited to printable ASCII, RFC 6749 §5.2.)
+        return OAuthResponse(400, {"error": "invalid_request", "error_description": "a parameter is repeated"})
     # Authlib sees the URL under our issuer (the public name), not whatever Host the request carried.
     uri = request.app.state.settings.issuer + request.url.path
-    return OAuthRequest(request.method, uri, request.headers, list(request.query_params.multi_items()), form)
+    return OAuthRequest(request.method, uri, request.headers, query, form)
 
 
 def to_response(result: OAuthResponse, extra_headers: dict[str, str] | None = None) -> Response:
@@ -113,14 +122,28 @@ def client_authentication_failed_is_401(result: OAuthResponse) -> OAuthResponse:
     return OAuthResponse(401, body, headers)
 
 
+def unsupported_token_type_is_400(result: OAuthResponse) -> OAuthResponse:
+    """RFC 7009 §2.2.1: the error is presented as in RFC 6749 §5.2, a 400 (Authlib answers 401 with a
+    challenge, as if the client had failed to authenticate)."""
+    body = result.body if isinstance(result.body, dict) else None
+    if body is None or body.get("error") != "unsupported_token_type":
+        return result
+    return OAuthResponse(400, body, [h for h in result.headers if h[0].lower() != "www-authenticate"])
+
+
 @router.post("/introspect")
 async def introspect(request: Request, provider: ProviderDep) -> Response:
-    return await _run(request, lambda r: client_authentication_failed_is_401(provider.endpoint("introspection", r)))
+    return await _run(
+        request,
+        lambda r: unsupported_token_type_is_400(
+            client_authentication_failed_is_401(provider.endpoint("introspection", r))
+        ),
+    )
 
 
 @router.post("/revoke")
 async def revoke(request: Request, provider: ProviderDep) -> Response:
-    return await _run(request, lambda r: provider.endpoint("revocation", r))
+    return await _run(request, lambda r: unsupported_token_type_is_400(provider.endpoint("revocation", r)))
 
 
 # Two decorators, not one route with two methods: that gives both the same OpenAPI operation id, and
