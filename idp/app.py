@@ -30,6 +30,7 @@ from idp.web import (
     authorize,
     clients_api,
     demo,
+    device,
     health,
     home,
     login,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(logout.router)
     app.include_router(stepup.router)
+    app.include_router(device.router)
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)

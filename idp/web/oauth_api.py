@@ -118,6 +118,12 @@ async def introspect(request: Request, provider: ProviderDep) -> Response:
     return await _run(request, lambda r: client_authentication_failed_is_401(provider.endpoint("introspection", r)))
 
 
+@router.post("/device_authorization")
+async def device_authorization(request: Request, provider: ProviderDep) -> Response:
+    """RFC 8628 §3.1: a kiosk (or any device client) asks for a device code and a user code."""
+    return await _run(request, lambda r: provider.endpoint("device_authorization", r))
+
+
 @router.post("/revoke")
 async def revoke(request: Request, provider: ProviderDep) -> Response:
     return await _run(request, lambda r: provider.endpoint("revocation", r))
