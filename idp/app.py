@@ -33,6 +33,7 @@ from idp.web import (
     device,
     health,
     home,
+    kiosk_demo,
     login,
     logout,
     oauth_api,
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)
+        app.include_router(kiosk_demo.router)
     if emulators is not None:
         emulators.mount(app, "/sandbox")
     # Signing's own routes, mounted here; they reach the identity provider only through the host.
