@@ -151,12 +151,13 @@ async def _who(provider: Provider, http: httpx.AsyncClient, token: dict[str, Any
         raise InvalidInput("userinfo is about someone else")
     if info.get("nickname"):
         return str(info["nickname"])  # already masked by the provider (张*)
-    return mask(str(info.get("phone_number", "")), "phone") or "—"
+    return mask(str(info.get("phone_number", "")).removeprefix("+86"), "phone") or "—"
 
 
 @router.post("/here")
 async def start_here(provider: ProviderDep) -> Response:
-    """Sign in on the kiosk's own screen: the authorization code flow with PKCE, in shared-device mode."""
+    """Sign in on the kiosk's own screen: the authorization code flow with PKCE, in shared-device mode (at the
+    client's registered level: a step-up on a kiosk would be the face step, which this demo leaves out)."""
     await run_in_threadpool(_ensure_client, provider)
     issuer = provider.settings.issuer
     state, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
@@ -166,7 +167,6 @@ async def start_here(provider: ProviderDep) -> Response:
             "client_id": CLIENT_ID,
             "redirect_uri": f"{issuer}{PATH}/callback",
             "scope": SCOPE,
-            "acr_values": ACR,
             "state": state,
             "code_challenge": create_s256_code_challenge(verifier),
             "code_challenge_method": "S256",

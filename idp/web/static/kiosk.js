@@ -75,7 +75,7 @@
     fetch(screen.getAttribute("data-poll"), { method: "POST", credentials: "same-origin", cache: "no-store" })
       .then(function (r) { return r.json(); })
       .then(function (answer) {
-        if (answer.status === "pending") return window.setTimeout(poll, interval * 1000);
+        if (answer.status === "authorization_pending") return window.setTimeout(poll, interval * 1000);
         if (answer.status === "slow_down") { interval += 5; return window.setTimeout(poll, interval * 1000); }
         if (answer.status === "done") {
           touched();
