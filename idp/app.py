@@ -31,8 +31,10 @@ from idp.web import (
     authorize,
     clients_api,
     demo,
+    device,
     health,
     home,
+    kiosk_demo,
     login,
     logout,
     metrics_api,
@@ -125,9 +127,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(logout.router)
     app.include_router(stepup.router)
+    app.include_router(device.router)
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)
+        app.include_router(kiosk_demo.router)
     if emulators is not None:
         emulators.mount(app, "/sandbox")
     # Signing's own routes, mounted here; they reach the identity provider only through the host.

@@ -298,6 +298,21 @@ class Settings(BaseSettings):
     terms_version: str = Field(
         "2026-11", description="Version of the user agreement and privacy notice; a new one is shown again."
     )
+    # The device authorization grant (RFC 8628) and shared devices (kiosks).
+    device_code_ttl: int = Field(600, ge=60, description="How long a device code and its user code live (seconds).")
+    device_poll_interval: int = Field(5, ge=1, description="The least interval between device-code polls (seconds).")
+    device_guesses_per_ip_per_10min: int = Field(
+        20, ge=1, description="User codes one address may try at /device in ten minutes."
+    )
+    device_guesses_per_10min: int = Field(
+        2000, ge=1, description="User codes everyone together may try at /device in ten minutes."
+    )
+    kiosk_idle_timeout: int = Field(
+        90, ge=10, description="Seconds without a touch before a shared-device screen cancels and clears itself."
+    )
+    shared_session_ttl: int = Field(
+        600, ge=30, description="Longest life of a sign-in on a shared device (it ends when its journey ends)."
+    )
     counter_code_ttl: int = Field(1800, description="How long a one-time counter code waits for staff (seconds).")
     halls: list[Hall] = Field(
         default_factory=lambda: list(DEFAULT_HALLS),

@@ -19,7 +19,7 @@ from authlib.oauth2 import OAuth2Error
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.authn import journey, policy
+from idp.authn import device, journey, policy
 from idp.authn.journey import Demand
 from idp.authn.outcome import Outcome, Redirect, Refused, Step
 from idp.oauth import acr, consent, flows, id_token_hint, scopes, sessions
@@ -127,6 +127,8 @@ class Engine:
         client = self.client_of(flow)
         if client is None:
             return Refused("client_gone")
+        if device.is_device(flow):  # a device journey ends in "approve the device" (idp.authn.device)
+            return device.decide(self, session, client, login, flow)
         query = list(journey.request(flow).items())
         return self._decide(session, query, client, login, flow, None)
 
@@ -140,6 +142,9 @@ class Engine:
         browser: str | None,
     ) -> Outcome:
         req = {k: v for k, v in reversed(query)}
+        facts = flow.params if flow is not None else {}
+        if client.shared_device and login is not None and facts.get(journey.FRESH_SID) != login.sid:
+            login = None  # on a shared screen, whoever signed in before is not the person standing there now
         user = sessions.as_user(login) if login else None
         oauth_req = OAuthRequest("GET", f"{self.settings.issuer}/authorize", {}, query, [])
         oauth_req.db = session
@@ -150,7 +155,6 @@ class Engine:
             self._finish(session, flow)
             return Redirect(self._error(req, exc.error, exc.description or exc.error))
         demand = Demand.of(req, client)
-        facts = flow.params if flow is not None else {}
         done = policy.Done(
             fresh_sid=facts.get(journey.FRESH_SID),
             stepup_declined_sid=facts.get(journey.STEPUP_DECLINED),
@@ -175,6 +179,8 @@ class Engine:
             return Refused("authorize_failed")
         sessions.remember_client(session, login.sid, client.client_id)
         self._finish(session, flow)
+        if client.shared_device:
+            sessions.end(session, login)  # the sign-in lasts as long as its journey, not a minute longer
         audit.record(
             session,
             audit.Event(
@@ -187,7 +193,13 @@ class Engine:
             ),
         )
         # Authlib's response already carries state; add iss (RFC 9207).
-        return Redirect(add_params(location, {"iss": self.settings.issuer}))
+        return Redirect(add_params(location, {"iss": self.settings.issuer}), end_session=client.shared_device)
+
+    def start_journey(self, session: Session, req: dict[str, str], client: Client, browser: str) -> AuthFlow:
+        return self._start(session, req, client, browser)
+
+    def end_journey(self, session: Session, flow: AuthFlow) -> None:
+        self._finish(session, flow)
 
     def _start(self, session: Session, req: dict[str, str], client: Client, browser: str) -> AuthFlow:
         # A request's own parameters never look like the journey's facts: those start with "_".
@@ -212,7 +224,10 @@ class Engine:
         """All factors done: a new SSO session (new cookie, new sid), recorded in the journey and audited."""
         amr = acr.with_mfa(amr)
         level = acr.session_level(person.proofing_level, amr)
-        cookie, login = sessions.create(session, person.id, acr.acr_for(level), amr, self.settings.session_ttl)
+        client = self.client_of(flow)
+        shared = client is not None and client.shared_device and not device.is_device(flow)
+        ttl = self.settings.shared_session_ttl if shared else self.settings.session_ttl
+        cookie, login = sessions.create(session, person.id, acr.acr_for(level), amr, ttl)
         journey.update(flow, **{journey.FRESH_SID: login.sid, journey.AMR: None})
         flow.person_id, flow.otp_id, flow.pending_factors = person.id, None, []
         audit.record(
@@ -288,12 +303,19 @@ class Engine:
             return self.advance(session, flow, login)
 
     def cancel(self, flow_id: str, browser: str | None) -> Outcome:
-        """The person gave up at the login page: the client hears access_denied."""
+        """The person gave up at the login page (or a shared screen timed out): the client hears access_denied."""
         with self.unit() as session:
             flow = self.journey(session, flow_id, browser, lock=True)
+            if device.is_device(flow):
+                return device.deny(self, session, flow, "cancelled")
             req = journey.request(flow)
+            client = self.client_of(flow)
+            shared = client is not None and client.shared_device
+            fresh = flow.params.get(journey.FRESH_SID)
+            if shared and fresh:
+                sessions.end_sid(session, fresh)
             self._finish(session, flow)
-            return Redirect(self._error(req, "access_denied", "the person cancelled the sign-in"))
+            return Redirect(self._error(req, "access_denied", "the person cancelled the sign-in"), end_session=shared)
 
 
 # A pushed request's handle (RFC 9126 §4) is not a request object by reference; its endpoint resolves it.

@@ -24,6 +24,7 @@ CERTIFY_PENDING = "_pending"
 CHALLENGE = "_challenge"
 FACE_TRIES = "_face_tries"
 CHANNEL = "_channel"
+DEVICE = "_device"  # a device journey (RFC 8628): the hash of the device code it decides
 
 
 @dataclass(frozen=True)

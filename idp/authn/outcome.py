@@ -21,9 +21,11 @@ class Step:
 
 @dataclass(frozen=True)
 class Redirect:
-    """Leave for the client (an authorization response, success or error) or for a provider's page."""
+    """Leave for the client (an authorization response, success or error) or for a provider's page.
+    `end_session`: the sign-in ended with this journey (a shared device); the browser forgets its cookie."""
 
     location: str
+    end_session: bool = False
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,11 @@ def add(
     ] = None,
     grant: Annotated[
         list[str] | None,
-        typer.Option("--grant", help="authorization_code, refresh_token, client_credentials (repeat)."),
+        typer.Option(
+            "--grant",
+            help="authorization_code, refresh_token, client_credentials, "
+            "urn:ietf:params:oauth:grant-type:device_code (repeat).",
+        ),
     ] = None,
     auth_method: Annotated[
         str, typer.Option("--auth-method", help="client_secret_basic, client_secret_post, private_key_jwt or none.")
@@ -48,6 +52,10 @@ def add(
         list[str] | None, typer.Option("--post-logout-redirect-uri", help="Allowed after logout (repeat).")
     ] = None,
     jwks: Annotated[str | None, typer.Option("--jwks", help="Public JWKS (JSON or file) for private_key_jwt.")] = None,
+    shared_device: Annotated[
+        bool,
+        typer.Option("--shared-device", help="A kiosk many people use: no lasting sign-in, an idle timeout."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a client; prints its id and, once, its secret."""
@@ -67,6 +75,7 @@ def add(
                 subject_type="public" if public_subject else "pairwise",
                 default_acr=default_acr,
                 backchannel_logout_uri=backchannel_logout_uri,
+                shared_device=shared_device,
             )
 
         made = rt.run(work)

@@ -25,7 +25,8 @@ from idp.oauth import acr, redirects
 from idp.oauth.models import OAuthClient
 from idp.oauth.scopes import SCOPES
 
-GRANTS = ("authorization_code", "refresh_token", "client_credentials")
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+GRANTS = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SUBJECT_TYPES = ("pairwise", "public")
 
@@ -49,6 +50,7 @@ class Client(ClientMixin):  # type: ignore[misc]
     subject_type: str
     default_acr: str | None
     backchannel_logout_uri: str | None
+    shared_device: bool = False
     _keyset: KeySet | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -68,6 +70,7 @@ class Client(ClientMixin):  # type: ignore[misc]
             subject_type=row.subject_type,
             default_acr=row.default_acr,
             backchannel_logout_uri=row.backchannel_logout_uri,
+            shared_device=bool(row.shared_device),
             _keyset=keyset,
         )
 
@@ -179,6 +182,7 @@ def create_client(
     subject_type: str = "pairwise",
     default_acr: str | None = None,
     backchannel_logout_uri: str | None = None,
+    shared_device: bool = False,
     client_id: str | None = None,
     actor: str = "operator",
 ) -> NewClient:
@@ -206,7 +210,8 @@ def create_client(
     redirect = _check_uris(redirect_uris or [], "redirect URI")
     if "authorization_code" in grants and not redirect:
         raise InvalidInput("the authorization_code grant needs at least one --redirect-uri")
-    wanted = scopes or (["openid", "profile", "phone"] if "authorization_code" in grants else [])
+    people_grants = {"authorization_code", DEVICE_CODE}
+    wanted = scopes or (["openid", "profile", "phone"] if people_grants & set(grants) else [])
     unknown = [s for s in wanted if s not in SCOPES]
     if unknown:
         raise InvalidInput(f"unknown scope {unknown[0]!r}")
@@ -236,12 +241,18 @@ def create_client(
             subject_type=subject_type,
             default_acr=default_acr,
             backchannel_logout_uri=backchannel_logout_uri,
+            shared_device=shared_device,
         )
     )
     session.flush()
     audit.record(
         session,
-        audit.Event(action="client.add", subject=cid, actor=actor, detail={"grants": grants, "scopes": wanted}),
+        audit.Event(
+            action="client.add",
+            subject=cid,
+            actor=actor,
+            detail={"grants": grants, "scopes": wanted, "shared_device": shared_device},
+        ),
     )
     return NewClient(cid, secret)
 

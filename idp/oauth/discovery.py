@@ -6,6 +6,7 @@ from typing import Any
 
 from idp.oauth import acr, scopes
 from idp.oauth.client_auth import ASSERTION_ALGORITHMS
+from idp.oauth.clients import DEVICE_CODE
 from idp.oauth.signer import ALLOWED_ALGORITHMS
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -21,11 +22,12 @@ def metadata(issuer: str) -> dict[str, Any]:
         "introspection_endpoint": f"{issuer}/introspect",
         "revocation_endpoint": f"{issuer}/revoke",
         "end_session_endpoint": f"{issuer}/logout",
+        "device_authorization_endpoint": f"{issuer}/device_authorization",
         "scopes_supported": list(scopes.SUPPORTED),
         "claims_supported": list(scopes.CLAIMS_SUPPORTED),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE],
         "subject_types_supported": ["pairwise", "public"],
         "acr_values_supported": list(acr.LEVELS),
         "code_challenge_methods_supported": ["S256"],

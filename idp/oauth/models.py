@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.db import Base, UTCDateTime, new_id, utcnow
@@ -31,6 +31,8 @@ class OAuthClient(Base):
     subject_type: Mapped[str] = mapped_column(String(16), default="pairwise")
     default_acr: Mapped[str | None] = mapped_column(String(64))
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(1000))
+    # A kiosk or other screen many people use: no lasting SSO session, an idle timeout (idp.oauth.device).
+    shared_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

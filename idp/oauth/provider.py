@@ -26,7 +26,7 @@ from adapters.base import SmsGateway
 from adapters.factory import Adapters
 from idp import metrics
 from idp.db import utcnow
-from idp.oauth import grants, scopes, subjects, tokens
+from idp.oauth import device, grants, scopes, subjects, tokens
 from idp.oauth.client_auth import PrivateKeyJwt
 from idp.oauth.clients import Client, ClientCache
 from idp.oauth.endpoints import Introspection, Revocation
@@ -174,6 +174,7 @@ class Provider:
         server.register_grant(grants.ClientCredentialsGrant)
         server.register_endpoint(Revocation)
         server.register_endpoint(Introspection)
+        device.register(server)
         self.server = server
 
     # --- subjects --------------------------------------------------------------------------------------

@@ -76,6 +76,13 @@ def end(session: Session, row: LoginSession) -> list[str]:
     return list(session.scalars(select(SessionClient.client_id).where(SessionClient.sid == row.sid)))
 
 
+def end_sid(session: Session, sid: str) -> None:
+    """End one session by its sid (a shared device's journey was cancelled: its sign-in goes with it)."""
+    row = session.scalars(select(LoginSession).where(LoginSession.sid == sid)).one_or_none()
+    if row is not None and row.ended_at is None:
+        row.ended_at = utcnow()
+
+
 def end_all_for(session: Session, person_id: str) -> list[str]:
     """End every live SSO session of a person (their identity was taken away); returns the ended sids."""
     now = utcnow()

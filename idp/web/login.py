@@ -16,6 +16,7 @@ from idp.authn import alipay_login, journey, second_factor, sms
 from idp.authn.engine import Engine
 from idp.authn.outcome import Invalid, Refused, Shown
 from idp.oauth import scopes
+from idp.web import kiosk
 from idp.web.browser import browser_id, check_csrf, csrf_token
 from idp.web.deps import get_engine
 from idp.web.i18n import pick_language
@@ -67,6 +68,9 @@ def _login_page(
         "locked": False,
         "notice": None,
     }
+    context["kiosk"] = kiosk.journey_frame(
+        engine.settings, client, "/login/code", {"flow": flow.id, "csrf": context["csrf"], "decision": "cancel"}
+    )
     status = 200
     if isinstance(shown, Invalid):
         context.update(error=describe(shown, lang), error_field=shown.field, locked=bool(shown.params.get("locked")))
@@ -80,7 +84,7 @@ def _login_page(
             context.update(sent=True, resend_in=shown.facts["resend_in"], masked=shown.facts["masked"])
         if shown.facts.get("notice"):
             context["notice"] = describe(Invalid(shown.facts["notice"]), lang)
-    return render(request, "login.html", context, status_code=status)
+    return kiosk.private(render(request, "login.html", context, status_code=status), context["kiosk"])
 
 
 @router.get("/login")

@@ -141,6 +141,12 @@ async def introspect(request: Request, provider: ProviderDep) -> Response:
     )
 
 
+@router.post("/device_authorization")
+async def device_authorization(request: Request, provider: ProviderDep) -> Response:
+    """RFC 8628 §3.1: a kiosk (or any device client) asks for a device code and a user code."""
+    return await _run(request, lambda r: provider.endpoint("device_authorization", r))
+
+
 @router.post("/revoke")
 async def revoke(request: Request, provider: ProviderDep) -> Response:
     return await _run(request, lambda r: unsupported_token_type_is_400(provider.endpoint("revocation", r)))

@@ -15,7 +15,13 @@ from idp.web.i18n import messages, pick_language
 from idp.web.pages import render
 
 BEIJING = timezone(timedelta(hours=8), "CST")
-STEP_PATHS = {"login": "/login", "totp": "/login/totp", "stepup": "/stepup", "consent": "/consent"}
+STEP_PATHS = {
+    "login": "/login",
+    "totp": "/login/totp",
+    "stepup": "/stepup",
+    "consent": "/consent",
+    "device": "/device/confirm",
+}
 
 
 def duration(seconds: float, t: dict[str, str]) -> str:
@@ -57,6 +63,9 @@ def respond(
         response = RedirectResponse(step_location(outcome), 303)
     elif isinstance(outcome, Redirect):
         response = RedirectResponse(outcome.location, 302)
+        if outcome.end_session:
+            response.delete_cookie(sessions.COOKIE)
+            cookie = None  # a sign-in that ended with its journey leaves nothing behind
     elif isinstance(outcome, (Invalid, Shown)) and again is not None:
         response = again(outcome)
     else:
