@@ -18,6 +18,7 @@ def load_all() -> None:
     # Imported for their side effect (table declarations); the names themselves are unused.
     import idp.audit  # noqa: F401
     import idp.authn.models  # noqa: F401
+    import idp.kiosk.models  # noqa: F401
     import idp.oauth.models  # noqa: F401
     import idp.operators  # noqa: F401
     import idp.proofing.models  # noqa: F401
