@@ -25,7 +25,9 @@ from idp.oauth import acr, redirects
 from idp.oauth.models import OAuthClient
 from idp.oauth.scopes import SCOPES
 
-GRANTS = ("authorization_code", "refresh_token", "client_credentials")
+KIOSK_GRANT = "urn:yiwang:params:oauth:grant-type:id-card-face"
+"""A hall kiosk's 人证合一 (ID-card chip and live face, idp/kiosk/): registered by `yiwang kiosk register` only."""
+GRANTS = ("authorization_code", "refresh_token", "client_credentials", KIOSK_GRANT)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SUBJECT_TYPES = ("pairwise", "public")
 
