@@ -32,6 +32,7 @@ from idp.web import (
     demo,
     health,
     home,
+    kiosk_api,
     login,
     logout,
     oauth_api,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(logout.router)
     app.include_router(stepup.router)
+    app.include_router(kiosk_api.router)
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)
