@@ -126,9 +126,7 @@ def simulate(
 
     if face_turned is None and not printed:
         fail("--face-turned is needed to perform the turns of a liveness challenge (or use --printed)", 2)
-    card = simulator.Card(
-        card_name, card_number, valid_from, valid_until, _read(chip_photo, "chip photo"), authority
-    )
+    card = simulator.Card(card_name, card_number, valid_from, valid_until, _read(chip_photo, "chip photo"), authority)
     frontal = _read(face, "face photo")
     turned = _read(face_turned, "face photo") if face_turned is not None else None
     pem = _read(key, "key")

@@ -80,7 +80,9 @@ def register(session: Session, settings: Settings, *, hall: str, name: str, acto
     session.add(KioskDevice(client_id=made.client_id, hall=hall))
     audit.record(
         session,
-        audit.Event(action="kiosk.register", subject=made.client_id, actor=actor, channel="kiosk", detail={"hall": hall}),
+        audit.Event(
+            action="kiosk.register", subject=made.client_id, actor=actor, channel="kiosk", detail={"hall": hall}
+        ),
     )
     return Registered(made.client_id, pem, kid)
 
@@ -108,7 +110,9 @@ def revoke(session: Session, client_id: str, actor: str = "operator") -> None:
     session.query(KioskChallenge).filter(KioskChallenge.client_id == client_id).delete()
     audit.record(
         session,
-        audit.Event(action="kiosk.revoke", subject=client_id, actor=actor, channel="kiosk", detail={"hall": device.hall}),
+        audit.Event(
+            action="kiosk.revoke", subject=client_id, actor=actor, channel="kiosk", detail={"hall": device.hall}
+        ),
     )
 
 

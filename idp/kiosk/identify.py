@@ -295,8 +295,14 @@ def _tokens(engine: Engine, session: Session, client: Client, person_id: str, no
     sub = provider.subject_of(client, person_id, session)
     access = provider.signer.sign(
         tokens.access_token_claims(
-            issuer=settings.issuer, client_id=client.client_id, sub=sub, scope=scope, ttl=ttl, acr=acr.LOA3,
-            amr=list(AMR), auth_time=now,
+            issuer=settings.issuer,
+            client_id=client.client_id,
+            sub=sub,
+            scope=scope,
+            ttl=ttl,
+            acr=acr.LOA3,
+            amr=list(AMR),
+            auth_time=now,
         ),  # fmt: skip
         typ=tokens.AT_TYP,
     )

@@ -15,9 +15,7 @@ class KioskDevice(Base):
 
     __tablename__ = "kiosk_devices"
 
-    client_id: Mapped[str] = mapped_column(
-        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), primary_key=True
-    )
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), primary_key=True)
     hall: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -112,7 +112,9 @@ async def identify_route(request: Request) -> Response:
         return _refused(form)
     try:
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-        if set(fields) - set(TEXT_FIELDS) or len(fields) != len([k for k, v in form.multi_items() if isinstance(v, str)]):
+        if set(fields) - set(TEXT_FIELDS) or len(fields) != len(
+            [k for k, v in form.multi_items() if isinstance(v, str)]
+        ):
             return _refused(refuse("bad_request"))  # unknown or repeated fields
         prepared = OAuthRequest(
             "POST", engine.settings.issuer + request.url.path, request.headers, [], list(fields.items())

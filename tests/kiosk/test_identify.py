@@ -19,8 +19,8 @@ from idp.oauth.models import LoginSession, PairwiseSubject, RefreshToken
 from idp.proofing import service
 from idp.records import people
 from idp.records.models import Person
-from tests.kit import liveness_frames as kit
 from tests.kiosk.conftest import CHEN, ZHAO, Hall, card
+from tests.kit import liveness_frames as kit
 from tests.oauth.test_codes import claims_of
 
 
@@ -67,7 +67,10 @@ def test_the_same_person_gets_loa3_tokens_for_that_kiosk_only(hall: Hall) -> Non
     assert id_claims["amr"] == identify.AMR
     with hall.rt.transaction() as session:
         access = tokens.verify_access_token(
-            hall.client.app.state.provider.signer, session, body["access_token"], hall.settings.issuer  # type: ignore[attr-defined]
+            hall.client.app.state.provider.signer,
+            session,
+            body["access_token"],
+            hall.settings.issuer,  # type: ignore[attr-defined]
         )
         assert access["client_id"] == access["aud"] == kiosk.client_id and access["acr"] == LOA3
         person = people.find_by_id_number(session, hall.rt.protector, ZHAO[1])
