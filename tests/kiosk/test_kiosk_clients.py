@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -15,8 +16,10 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from idp.cli.main import app as cli
+from idp.db import utcnow
 from idp.kiosk import devices, identify, simulator
-from idp.kiosk.models import KioskDevice
+from idp.kiosk.models import KioskChallenge, KioskDevice
+from idp.kiosk.simulator import Card
 from idp.oauth import clients
 from idp.oauth.models import OAuthClient
 from tests.kiosk.conftest import Hall, card
@@ -160,3 +163,32 @@ def test_cli_register_writes_the_key_0600_and_prints_only_the_client_id(hall: Ha
     assert unknown.exit_code != 0 and not (tmp_path / "x").exists()
     with hall.rt.transaction() as session:
         assert len(list(session.scalars(select(KioskDevice)))) == 1
+
+
+def test_a_registered_kiosk_without_the_kiosk_grant_is_not_a_kiosk(hall: Hall) -> None:
+    kiosk = hall.register()
+    assert kiosk.challenge().status == 200
+    with hall.rt.transaction() as session:
+        row = session.get(OAuthClient, kiosk.client_id)
+        assert row is not None
+        row.grant_types = ["client_credentials"]
+    hall.client.app.state.provider.clients.forget(kiosk.client_id)  # type: ignore[attr-defined]
+    assert kiosk.challenge().body["reason"] == "not_a_kiosk"
+
+
+def test_an_expired_challenge_is_refused(hall: Hall) -> None:
+    kiosk = hall.register()
+    issued = kiosk.challenge()
+    with hall.rt.transaction() as session:
+        for row in session.scalars(select(KioskChallenge)):
+            row.expires_at = utcnow() - timedelta(seconds=1)
+    answer = kiosk.identify(issued.body["challenge_id"], card(chip="obama_240p.jpg"), [_jpeg((64, 64))])
+    assert (answer.status, answer.body["reason"]) == (400, "no_challenge")
+
+
+def test_a_chip_photo_with_too_many_pixels_is_refused_from_its_header(hall: Hall) -> None:
+    kiosk = hall.register()
+    issued = kiosk.challenge()
+    chip = Card("赵磊", "32010219750111006X", "2020-01-01", "2040-01-01", _jpeg((2600, 1400)))
+    answer = kiosk.identify(issued.body["challenge_id"], chip, [_jpeg((64, 64))])
+    assert (answer.status, answer.body["reason"]) == (400, "bad_chip_photo")
