@@ -25,7 +25,7 @@ import dataclasses
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from anyio import from_thread
@@ -57,6 +57,7 @@ MAX_CHIP_PHOTO_BYTES = 100_000  # chip photos are about 1 KB (WLT) or a few KB d
 AMR = ["face", "sc", "mfa"]
 """RFC 8176: `face` (biometric), `sc` (the ID card is a smart card whose chip was read), `mfa` (both)."""
 SOURCE = "kiosk"
+CARD_ZONE = timezone(timedelta(hours=8), "CST")  # a card's validity dates are China's dates (no DST), not the server's
 FACE_RESULTS = {
     "too_large": "bad_frames",
     "unusable": "face_unusable",
@@ -178,7 +179,7 @@ def kiosk_limits(engine: Engine) -> limits.Limits:
 def identify(engine: Engine, kiosk: Kiosk, evidence: Evidence, today: date | None = None) -> dict[str, Any] | Refusal:
     """The whole check; an RFC 6749 §5.1 token response for this kiosk on success. Runs in a worker thread."""
     actions = _use_challenge(engine, kiosk, evidence.challenge_id)
-    verdict = _judge(engine, kiosk, evidence, actions, today or date.today())
+    verdict = _judge(engine, kiosk, evidence, actions, today or datetime.now(CARD_ZONE).date())
     if isinstance(verdict, Refusal):
         _audit_refusal(engine, kiosk, verdict, frames=len(evidence.frames))
         return verdict

@@ -37,7 +37,7 @@ def test_simulated_kiosk_over_http(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        _wait_healthy(base, proc)
+        _wait_healthy(base, proc, seconds=300)  # first start initialises keys and schema: slow on a busy machine
         key = tmp_path / "kiosk.pem"
         made = _yiwang(
             env, tmp_path, "kiosk", "register", "--hall", "city", "--name", "1 号机", "--out", str(key), "--json"
