@@ -99,6 +99,17 @@ def _read(path: Path, what: str) -> bytes:
         fail(f"cannot read {what} {path}: {exc.strerror}", 2)
 
 
+def _chip(data: bytes) -> bytes:
+    from PIL import UnidentifiedImageError
+
+    from idp.kiosk import simulator
+
+    try:
+        return simulator.chip_photo(data)
+    except (UnidentifiedImageError, OSError):
+        fail("the chip photo is not an image", 2)
+
+
 @app.command("simulate")
 def simulate(
     base_url: Annotated[str, typer.Option("--base-url", help="The service, e.g. http://127.0.0.1:8000.")],
@@ -126,7 +137,9 @@ def simulate(
 
     if face_turned is None and not printed:
         fail("--face-turned is needed to perform the turns of a liveness challenge (or use --printed)", 2)
-    card = simulator.Card(card_name, card_number, valid_from, valid_until, _read(chip_photo, "chip photo"), authority)
+    card = simulator.Card(
+        card_name, card_number, valid_from, valid_until, _chip(_read(chip_photo, "chip photo")), authority
+    )
     frontal = _read(face, "face photo")
     turned = _read(face_turned, "face photo") if face_turned is not None else None
     pem = _read(key, "key")

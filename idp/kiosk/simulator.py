@@ -53,6 +53,12 @@ def camera_frame(data: bytes) -> bytes:
     return _jpeg(fit(data))
 
 
+def chip_photo(data: bytes) -> bytes:
+    """A photo as the reader hands it over after decoding the chip's: a small JPEG (a camera-sized one here,
+    so that the sandbox's photos keep enough detail for the face model)."""
+    return _jpeg(fit(data))
+
+
 def close_eyes(data: bytes, matcher: DlibFaceMatcher | None = None) -> bytes:
     """The same face with its eyes shut: each eye opening covered in the colour of the skin under it."""
     image = fit(data)
