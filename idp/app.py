@@ -34,6 +34,7 @@ from idp.web import (
     device,
     health,
     home,
+    kiosk_api,
     kiosk_demo,
     login,
     logout,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(logout.router)
     app.include_router(stepup.router)
     app.include_router(device.router)
+    app.include_router(kiosk_api.router)
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)

@@ -19,6 +19,7 @@ def load_all() -> None:
     import idp.alerts  # noqa: F401
     import idp.audit  # noqa: F401
     import idp.authn.models  # noqa: F401
+    import idp.kiosk.models  # noqa: F401
     import idp.oauth.device_models  # noqa: F401
     import idp.oauth.models  # noqa: F401
     import idp.operators  # noqa: F401

@@ -325,6 +325,10 @@ class Settings(BaseSettings):
     proofing_per_ip_per_day: int = 60
     face_flows_per_person_per_day: int = 5
     provider_paid_calls_per_day: int = 5000
+    # 人证合一 at a hall kiosk (idp/kiosk/): the shared device's short-lived tokens and its own attempt limits.
+    kiosk_token_ttl: int = Field(300, ge=30, le=3600, description="Lifetime of a kiosk's access and ID tokens.")
+    kiosk_attempts_per_hour: int = Field(120, ge=1, description="Card-and-face attempts one kiosk may make an hour.")
+    kiosk_attempts_per_day: int = Field(600, ge=1, description="Card-and-face attempts one kiosk may make a day.")
 
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
 

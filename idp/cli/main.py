@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "face": ("idp.cli.face_cmd:app", "Face matching (face_recognition): compare two photos."),
     "adapters": ("idp.cli.adapters_cmd:app", "External providers: SMS, UnionPay, Alipay, population registry, face."),
     "client": ("idp.cli.client_cmd:app", "OAuth 2.0 / OpenID Connect clients (relying parties and services)."),
+    "kiosk": ("idp.cli.kiosk_cmd:app", "Self-service kiosks (人证合一): register, list, revoke, simulate."),
     "ca": ("signing.cli.ca:app", "The PKI: root and issuing CA certificates (PEM)."),
     "seal": ("signing.cli.seal:app", "Organisation e-seals (PAdES or GB/T 38540): certificate, image, policy; seal."),
     "verify": (

@@ -26,7 +26,9 @@ from idp.oauth.models import OAuthClient
 from idp.oauth.scopes import SCOPES
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
-GRANTS = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE)
+KIOSK_GRANT = "urn:yiwang:params:oauth:grant-type:id-card-face"
+"""A hall kiosk's 人证合一 (ID-card chip and live face, idp/kiosk/): registered by `yiwang kiosk register` only."""
+GRANTS = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE, KIOSK_GRANT)
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SUBJECT_TYPES = ("pairwise", "public")
 

@@ -12,6 +12,7 @@ one number, the stronger proof keeps it (idp/proofing/binding.py).
 | 2 `BANK_CARD` | `unionpay` | a bank card and phone registered to that name and number (4 elements) | 2 |
 | 3 `ALIPAY_CERTIFY` | `alipay_certify` | Alipay's own real-person check (face) of that name and number | 3 |
 | 3 `FACE` | `face` | this live face (with liveness) against the registry photo of that number | 3 |
+| 3 `FACE` | `kiosk` | this live face (with liveness) against the chip photo of the ID card, read by a hall kiosk | 3 |
 | 4 `COUNTER` | `counter` | the ID card and the person in front of staff at a service counter | 3 |
 """
 
@@ -25,9 +26,10 @@ STRENGTH = {
     "unionpay": BANK_CARD,
     "alipay_certify": ALIPAY_CERTIFY,
     "face": FACE,
+    "kiosk": FACE,
     "counter": COUNTER,
 }
-LEVEL = {"operator": 1, "carrier": 2, "unionpay": 2, "alipay_certify": 3, "face": 3, "counter": 3}
+LEVEL = {"operator": 1, "carrier": 2, "unionpay": 2, "alipay_certify": 3, "face": 3, "kiosk": 3, "counter": 3}
 
 ROLES_NEED = OPERATOR
 """Organisation roles granted by ID number apply to the number's holder only from this strength on."""

@@ -20,7 +20,9 @@ from idp.settings import Settings
 from idp.web.i18n import pick_language
 
 # RFC 6749 endpoints answer in RFC 6749 error JSON, like every other refusal they make.
-OAUTH_PATHS = frozenset({"/token", "/introspect", "/revoke", "/userinfo", "/authorize"})
+OAUTH_PATHS = frozenset(
+    {"/token", "/introspect", "/revoke", "/userinfo", "/authorize", "/kiosk/v1/challenge", "/kiosk/v1/identify"}
+)
 _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -38,6 +40,7 @@ class Limits:
             default=settings.max_form_body_bytes,
             exact={
                 "/stepup/face": settings.max_face_body_bytes,
+                "/kiosk/v1/identify": settings.max_face_body_bytes,  # frames and the chip photo, as parts
                 "/signing/v1/verify": document,
                 "/signing/v1/sign": document,
                 "/csc/v2/signatures/signDoc": base64_document,
