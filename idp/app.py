@@ -28,6 +28,7 @@ from idp.web import (
     admin,
     audit_api,
     authorize,
+    ciba,
     clients_api,
     demo,
     health,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(logout.router)
     app.include_router(stepup.router)
+    app.include_router(ciba.router)
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)

@@ -108,8 +108,24 @@ class Engine:
         client = self.client_of(flow)
         if client is None:
             return Refused("client_gone")
+        if journey.RETURN_TO in flow.params:
+            return self._back_to_channel(session, flow, client, login)
         query = list(journey.request(flow).items())
         return self._decide(session, query, client, login, flow, None)
+
+    def _back_to_channel(self, session: Session, flow: AuthFlow, client: Client, login: LoginSession | None) -> Outcome:
+        """A channel's journey (no redirect URI, no code): sign in and step up here; the channel's own page
+        judges what the session proved and asks the person itself (it is the consent)."""
+        facts = flow.params
+        done = policy.Done(
+            fresh_sid=facts.get(journey.FRESH_SID), stepup_declined_sid=facts.get(journey.STEPUP_DECLINED)
+        )
+        seen = policy.Session(login.sid, login.acr, login.auth_time) if login else None
+        decision = policy.next_step(Demand.of(journey.request(flow), client), seen, done, False)
+        if decision.step in ("login", "stepup"):
+            return Step(decision.step, flow.id)
+        self._finish(session, flow)
+        return Redirect(facts[journey.RETURN_TO])
 
     def _decide(
         self,
@@ -169,6 +185,15 @@ class Engine:
         )
         # Authlib's response already carries state; add iss (RFC 9207).
         return Redirect(add_params(location, {"iss": self.settings.issuer}))
+
+    def start_for_channel(
+        self, session: Session, req: dict[str, str], client: Client, browser: str, channel: str, return_to: str
+    ) -> Step:
+        """A journey for a channel other than the authorization endpoint: the level and prompt asked in `req`,
+        and, once the person is signed in at that level, back to the channel's page `return_to`."""
+        flow = self._start(session, req, client, browser)
+        journey.update(flow, **{journey.CHANNEL: channel, journey.RETURN_TO: return_to})
+        return Step("login", flow.id)
 
     def _start(self, session: Session, req: dict[str, str], client: Client, browser: str) -> AuthFlow:
         # A request's own parameters never look like the journey's facts: those start with "_".
@@ -274,6 +299,8 @@ class Engine:
             flow = self.journey(session, flow_id, browser, lock=True)
             req = journey.request(flow)
             self._finish(session, flow)
+            if journey.RETURN_TO in flow.params:
+                return Redirect(flow.params[journey.RETURN_TO])
             return Redirect(self._error(req, "access_denied", "the person cancelled the sign-in"))
 
 

@@ -24,6 +24,9 @@ CERTIFY_PENDING = "_pending"
 CHALLENGE = "_challenge"
 FACE_TRIES = "_face_tries"
 CHANNEL = "_channel"
+# A channel's own page (a local path set by our code, never by a request) that judges and finishes the journey
+# itself, e.g. the CIBA approval page: the journey signs the person in and steps up, then goes back there.
+RETURN_TO = "_return_to"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,11 @@ def add(
     ] = None,
     grant: Annotated[
         list[str] | None,
-        typer.Option("--grant", help="authorization_code, refresh_token, client_credentials (repeat)."),
+        typer.Option(
+            "--grant",
+            help="authorization_code, refresh_token, client_credentials, urn:openid:params:grant-type:ciba, "
+            "urn:ietf:params:oauth:grant-type:token-exchange (repeat).",
+        ),
     ] = None,
     auth_method: Annotated[
         str, typer.Option("--auth-method", help="client_secret_basic, client_secret_post, private_key_jwt or none.")
@@ -48,6 +52,19 @@ def add(
         list[str] | None, typer.Option("--post-logout-redirect-uri", help="Allowed after logout (repeat).")
     ] = None,
     jwks: Annotated[str | None, typer.Option("--jwks", help="Public JWKS (JSON or file) for private_key_jwt.")] = None,
+    delivery_mode: Annotated[
+        str | None, typer.Option("--backchannel-delivery-mode", help="CIBA token delivery: poll or ping.")
+    ] = None,
+    notification_endpoint: Annotated[
+        str | None, typer.Option("--backchannel-notification-endpoint", help="CIBA ping mode: where pings go.")
+    ] = None,
+    exchange_audience: Annotated[
+        list[str] | None,
+        typer.Option("--exchange-audience", help="Token exchange: an audience it may ask for (repeat)."),
+    ] = None,
+    exchange_scope: Annotated[
+        list[str] | None, typer.Option("--exchange-scope", help="Token exchange: a scope it may ask for (repeat).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a client; prints its id and, once, its secret."""
@@ -67,6 +84,10 @@ def add(
                 subject_type="public" if public_subject else "pairwise",
                 default_acr=default_acr,
                 backchannel_logout_uri=backchannel_logout_uri,
+                backchannel_token_delivery_mode=delivery_mode,
+                backchannel_client_notification_endpoint=notification_endpoint,
+                exchange_audiences=exchange_audience,
+                exchange_scopes=exchange_scope,
             )
 
         made = rt.run(work)

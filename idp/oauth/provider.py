@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from adapters.base import SmsGateway
 from adapters.factory import Adapters
 from idp.db import utcnow
-from idp.oauth import grants, scopes, subjects, tokens
+from idp.oauth import ciba, grants, scopes, subjects, tokens
 from idp.oauth.client_auth import PrivateKeyJwt
 from idp.oauth.clients import Client, ClientCache
 from idp.oauth.endpoints import Introspection, Revocation
@@ -173,6 +173,7 @@ class Provider:
         server.register_grant(grants.ClientCredentialsGrant)
         server.register_endpoint(Revocation)
         server.register_endpoint(Introspection)
+        self.ciba = ciba.Ciba(self, server)
         self.server = server
 
     # --- subjects --------------------------------------------------------------------------------------
