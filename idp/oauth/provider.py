@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from adapters.base import SmsGateway
 from adapters.factory import Adapters
 from idp.db import utcnow
-from idp.oauth import ciba, grants, scopes, subjects, tokens
+from idp.oauth import ciba, exchange, grants, scopes, subjects, tokens
 from idp.oauth.client_auth import PrivateKeyJwt
 from idp.oauth.clients import Client, ClientCache
 from idp.oauth.endpoints import Introspection, Revocation
@@ -174,6 +174,7 @@ class Provider:
         server.register_endpoint(Revocation)
         server.register_endpoint(Introspection)
         self.ciba = ciba.Ciba(self, server)
+        exchange.register(server)
         self.server = server
 
     # --- subjects --------------------------------------------------------------------------------------
