@@ -61,6 +61,8 @@ class AliyunSmsConfig(_Frozen):
     access_key_secret: SecretStr
     sign_name: str
     template_code: str
+    # The approved template for links (CIBA approval requests); its variable is `${link}`.
+    link_template_code: str = ""
     region_id: str = "cn-hangzhou"
     http: HttpConfig = HttpConfig()
 
@@ -75,6 +77,8 @@ class TencentSmsConfig(_Frozen):
     sdk_app_id: str
     sign_name: str
     template_id: str
+    # The approved template for links (CIBA approval requests); its one parameter is the link.
+    link_template_id: str = ""
     region: str = "ap-guangzhou"
     http: HttpConfig = HttpConfig()
 

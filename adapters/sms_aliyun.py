@@ -16,7 +16,7 @@ import httpx
 from adapters.aliyun_rpc import AliyunRpcAdapter
 from adapters.base import AuditHook, CheckResult, SendResult
 from adapters.config import AliyunSmsConfig
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, ProviderError
 from adapters.masking import mask_phone
 
 __all__ = ["AliyunSmsGateway", "aliyun_phone"]
@@ -45,11 +45,19 @@ class AliyunSmsGateway(AliyunRpcAdapter):
         self.config = config
 
     async def send_code(self, phone_e164: str, code: str) -> SendResult:
+        return await self._send("send_code", phone_e164, self.config.template_code, {"code": code})
+
+    async def send_link(self, phone_e164: str, link: str) -> SendResult:
+        if not self.config.link_template_code:
+            raise ProviderError(self.provider, "no_link_template", "no link template is configured")
+        return await self._send("send_link", phone_e164, self.config.link_template_code, {"link": link})
+
+    async def _send(self, operation: str, phone_e164: str, template: str, values: dict[str, str]) -> SendResult:
         params = {
             "PhoneNumbers": aliyun_phone(phone_e164),
             "SignName": self.config.sign_name,
-            "TemplateCode": self.config.template_code,
-            "TemplateParam": json.dumps({"code": code}, separators=(",", ":")),
+            "TemplateCode": template,
+            "TemplateParam": json.dumps(values, separators=(",", ":"), ensure_ascii=False),
             "OutId": uuid.uuid4().hex,
         }
 
@@ -58,7 +66,7 @@ class AliyunSmsGateway(AliyunRpcAdapter):
             return SendResult(self.provider, str(body.get("BizId", "")), str(body.get("RequestId", "")))
 
         return await self.guard.run(
-            "send_code",
+            operation,
             call,
             detail={"phone": mask_phone(phone_e164), "out_id": params["OutId"]},
             outcome=lambda r: ("ok", {"biz_id": r.message_id, "request_id": r.request_id}),

@@ -1,7 +1,7 @@
 """The sandbox SMS gateway: codes go to the outbox emulator (`adapters.sandbox.outbox`), not to a phone.
 
-Wire: `POST <base>/messages` `{"phone": "+86...", "code": "123456"}` with `Authorization: Bearer <token>` →
-201 `{"id": "..."}`; `GET <base>/health` → 200.
+Wire: `POST <base>/messages` `{"phone": "+86...", "code": "123456"}` (or `{"phone": ..., "link": "https://..."}`)
+with `Authorization: Bearer <token>` → 201 `{"id": "..."}`; `GET <base>/health` → 200.
 """
 
 from __future__ import annotations
@@ -33,10 +33,16 @@ class OutboxSmsGateway(HttpAdapter):
         self._token = config.token
 
     async def send_code(self, phone_e164: str, code: str) -> SendResult:
+        return await self._send("send_code", phone_e164, {"code": code})
+
+    async def send_link(self, phone_e164: str, link: str) -> SendResult:
+        return await self._send("send_link", phone_e164, {"link": link})
+
+    async def _send(self, operation: str, phone_e164: str, content: dict[str, str]) -> SendResult:
         async def call() -> SendResult:
             response = await self.client.post(
                 self.url("/messages"),
-                json={"phone": phone_e164, "code": code},
+                json={"phone": phone_e164, **content},
                 headers={"Authorization": f"Bearer {self._token.get_secret_value()}"},
             )
             classify_status(self.provider, response)
@@ -47,7 +53,7 @@ class OutboxSmsGateway(HttpAdapter):
             except (ValueError, KeyError) as exc:
                 raise InvalidResponse(self.provider, "no message id") from exc
 
-        return await self.guard.run("send_code", call, detail={"phone": mask_phone(phone_e164)})
+        return await self.guard.run(operation, call, detail={"phone": mask_phone(phone_e164)})
 
     async def check(self) -> CheckResult:
         started = time.perf_counter()

@@ -74,12 +74,20 @@ class TencentSmsGateway(HttpAdapter):
         return result
 
     async def send_code(self, phone_e164: str, code: str) -> SendResult:
+        return await self._send("send_code", phone_e164, self.config.template_id, code)
+
+    async def send_link(self, phone_e164: str, link: str) -> SendResult:
+        if not self.config.link_template_id:
+            raise ProviderError(self.provider, "no_link_template", "no link template is configured")
+        return await self._send("send_link", phone_e164, self.config.link_template_id, link)
+
+    async def _send(self, operation: str, phone_e164: str, template: str, value: str) -> SendResult:
         body = {
             "PhoneNumberSet": [phone_e164],
             "SmsSdkAppId": self.config.sdk_app_id,
             "SignName": self.config.sign_name,
-            "TemplateId": self.config.template_id,
-            "TemplateParamSet": [code],
+            "TemplateId": template,
+            "TemplateParamSet": [value],
         }
 
         async def call() -> SendResult:
@@ -93,7 +101,7 @@ class TencentSmsGateway(HttpAdapter):
             return SendResult(self.provider, str(status.get("SerialNo", "")), str(result.get("RequestId", "")))
 
         return await self.guard.run(
-            "send_code",
+            operation,
             call,
             detail={"phone": mask_phone(phone_e164)},
             outcome=lambda r: ("ok", {"serial_no": r.message_id, "request_id": r.request_id}),

@@ -29,6 +29,7 @@ from idp.web import (
     admin,
     audit_api,
     authorize,
+    ciba,
     clients_api,
     demo,
     device,
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stepup.router)
     app.include_router(device.router)
     app.include_router(kiosk_api.router)
+    app.include_router(ciba.router)
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)

@@ -11,6 +11,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "totp_factors": ("secret_ct",),
     "totp_pending": ("secret_ct",),
     "face_templates": ("template_ct",),
+    "ciba_requests": ("binding_ct", "notify_ct"),
 }
 
 
@@ -20,6 +21,7 @@ def load_all() -> None:
     import idp.audit  # noqa: F401
     import idp.authn.models  # noqa: F401
     import idp.kiosk.models  # noqa: F401
+    import idp.oauth.ciba_models  # noqa: F401
     import idp.oauth.device_models  # noqa: F401
     import idp.oauth.models  # noqa: F401
     import idp.operators  # noqa: F401

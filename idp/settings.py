@@ -47,12 +47,14 @@ class ProviderSettings(BaseSettings):
     aliyun_access_key_secret: SecretStr | None = None
     aliyun_sms_sign_name: str | None = None
     aliyun_sms_template_code: str | None = None
+    aliyun_sms_link_template_code: str | None = None
     tencent_sms_base_url: str = "https://sms.tencentcloudapi.com"
     tencent_secret_id: str | None = None
     tencent_secret_key: SecretStr | None = None
     tencent_sms_app_id: str | None = None
     tencent_sms_sign_name: str | None = None
     tencent_sms_template_id: str | None = None
+    tencent_sms_link_template_id: str | None = None
 
     unionpay_base_url: str = "https://gateway.95516.com"
     unionpay_mer_id: str | None = None
@@ -155,6 +157,7 @@ class ProviderSettings(BaseSettings):
                 base_url=self.aliyun_sms_base_url, access_key_id=str(self.aliyun_access_key_id),
                 access_key_secret=self.aliyun_access_key_secret or SecretStr(""),
                 sign_name=str(self.aliyun_sms_sign_name), template_code=str(self.aliyun_sms_template_code),
+                link_template_code=self.aliyun_sms_link_template_code or "",
                 http=self.http,
             )  # fmt: skip
         else:
@@ -162,6 +165,7 @@ class ProviderSettings(BaseSettings):
                 base_url=self.tencent_sms_base_url, secret_id=str(self.tencent_secret_id),
                 secret_key=self.tencent_secret_key or SecretStr(""), sdk_app_id=str(self.tencent_sms_app_id),
                 sign_name=str(self.tencent_sms_sign_name), template_id=str(self.tencent_sms_template_id),
+                link_template_id=self.tencent_sms_link_template_id or "",
                 http=self.http,
             )  # fmt: skip
         return AdaptersConfig(
@@ -294,6 +298,13 @@ class Settings(BaseSettings):
     sms_pow_wait_s: int = Field(60, ge=0, description="Without a proof of work (no JavaScript): the wait instead.")
     sms_max_per_hour: int = Field(1000, ge=1, description="All SMS the service sends in an hour (the spend cap).")
     sms_alert_warning_percent: int = Field(80, ge=1, le=100, description="Operator warning at this share of the cap.")
+    # CIBA (idp/oauth/ciba.py): how long an auth_req_id lives (and the most a client may ask), the polling
+    # interval, and limits per client and per phone number.
+    ciba_ttl: int = Field(300, ge=30, description="Default lifetime of a CIBA auth_req_id (seconds).")
+    ciba_max_ttl: int = Field(900, ge=30, description="Longest lifetime a client may ask with requested_expiry.")
+    ciba_interval: int = Field(5, ge=1, description="Minimum seconds between a CIBA client's polls.")
+    ciba_per_client_per_minute: int = 60
+    ciba_per_phone_per_hour: int = 5
     # The sign-in journey.
     terms_version: str = Field(
         "2026-11", description="Version of the user agreement and privacy notice; a new one is shown again."

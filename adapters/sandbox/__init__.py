@@ -120,6 +120,7 @@ class Sandbox:
                 access_key_secret=k.aliyun_access_key_secret,
                 sign_name=aliyun_sms.SIGN_NAME,
                 template_code=aliyun_sms.TEMPLATE_CODE,
+                link_template_code=aliyun_sms.LINK_TEMPLATE_CODE,
                 http=http,
             )
         if kind == "tencent":
@@ -130,6 +131,7 @@ class Sandbox:
                 sdk_app_id=tencent_sms.SDK_APP_ID,
                 sign_name=tencent_sms.SIGN_NAME,
                 template_id=tencent_sms.TEMPLATE_ID,
+                link_template_id=tencent_sms.LINK_TEMPLATE_ID,
                 http=http,
             )
         return OutboxSmsConfig(base_url=f"{base}/outbox", token=k.outbox_token, http=http)

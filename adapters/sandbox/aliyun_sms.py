@@ -18,14 +18,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.sandbox.outbox import Outbox
+from adapters.sandbox.outbox import Outbox, is_link, link_text
 from adapters.sandbox.state import Store
 from adapters.sandbox.wire import aliyun_rpc
 
-__all__ = ["aliyun_sms_app", "SIGN_NAME", "TEMPLATE_CODE"]
+__all__ = ["aliyun_sms_app", "SIGN_NAME", "TEMPLATE_CODE", "LINK_TEMPLATE_CODE"]
 
 SIGN_NAME = "一网沙箱"
 TEMPLATE_CODE = "SMS_000000001"
+LINK_TEMPLATE_CODE = "SMS_000000002"
 MAX_SKEW_S = 15 * 60
 _MAINLAND = re.compile(r"^1[3-9]\d{9}$")
 
@@ -69,17 +70,24 @@ def aliyun_sms_app(
     def send_sms(params: dict[str, str]) -> Response:
         if params.get("SignName") != SIGN_NAME:
             return answer(200, "isv.SMS_SIGNATURE_ILLEGAL", "The sign name is not approved.")
-        if params.get("TemplateCode") != TEMPLATE_CODE:
+        template = params.get("TemplateCode")
+        if template not in (TEMPLATE_CODE, LINK_TEMPLATE_CODE):
             return answer(200, "isv.SMS_TEMPLATE_ILLEGAL", "The template is not approved.")
         phones = params.get("PhoneNumbers", "").split(",")
         if not phones or not all(_MAINLAND.match(p) for p in phones):
             return answer(200, "isv.MOBILE_NUMBER_ILLEGAL", "Illegal mobile number.")
+        variable = "code" if template == TEMPLATE_CODE else "link"
         try:
-            code = str(json.loads(params.get("TemplateParam", ""))["code"])
+            value = str(json.loads(params.get("TemplateParam", ""))[variable])
         except (ValueError, KeyError, TypeError):
-            return answer(200, "isv.INVALID_JSON_PARAM", "TemplateParam is not valid JSON with `code`.")
+            return answer(200, "isv.INVALID_JSON_PARAM", f"TemplateParam is not valid JSON with `{variable}`.")
+        if variable == "link" and not is_link(value):
+            return answer(200, "isv.INVALID_PARAMETERS", "The link is not a valid URL.")
         for phone in phones:
-            outbox.deliver("aliyun", f"+86{phone}", f"【{SIGN_NAME}】您的验证码为 {code}，5分钟内有效。", code)
+            if variable == "code":
+                outbox.deliver("aliyun", f"+86{phone}", f"【{SIGN_NAME}】您的验证码为 {value}，5分钟内有效。", value)
+            else:
+                outbox.deliver("aliyun", f"+86{phone}", link_text(SIGN_NAME, value), None)
         return answer(200, "OK", "OK", BizId=f"{int(clock())}^{uuid.uuid4().int % 10**10}")
 
     return Starlette(routes=[Route("/", rpc, methods=["GET", "POST"])])

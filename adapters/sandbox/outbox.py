@@ -20,7 +20,7 @@ from adapters.masking import mask_phone
 from adapters.sandbox._page import escape, page
 from adapters.sandbox.state import Store
 
-__all__ = ["Outbox", "outbox_app"]
+__all__ = ["Outbox", "is_link", "link_text", "outbox_app"]
 
 CHANNEL = "sms"
 
@@ -48,6 +48,16 @@ class Outbox:
         return str(found[0]["code"]) if found and found[0]["code"] is not None else None
 
 
+def is_link(value: str) -> bool:
+    """What a link template accepts: an http(s) URL, short, without spaces."""
+    return value.startswith(("https://", "http://")) and len(value) <= 300 and not any(c.isspace() for c in value)
+
+
+def link_text(sign: str, link: str) -> str:
+    """The approved wording of the link template (the same in every emulator)."""
+    return f"【{sign}】有工作人员请求核验您的身份，请打开链接查看并确认：{link} 如非本人办理请忽略。"
+
+
 def _public(m: dict[str, Any]) -> dict[str, Any]:
     return {**m, "phone": mask_phone(str(m["phone"]))}
 
@@ -59,12 +69,18 @@ def outbox_app(outbox: Outbox, token: str) -> Starlette:
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         try:
             body = await request.json()
-            phone, code = str(body["phone"]), str(body["code"])
+            phone = str(body["phone"])
+            code, link = (str(body["code"]), None) if "code" in body else (None, str(body["link"]))
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"error": "bad_request"}, status_code=400)
-        if not phone.startswith("+") or not phone[1:].isdigit() or not code.isdigit():
+        if not phone.startswith("+") or not phone[1:].isdigit():
             return JSONResponse({"error": "bad_request"}, status_code=400)
-        message_id = outbox.deliver("sandbox", phone, f"【一网】验证码 {code}，5分钟内有效。", code)
+        if code is not None and not code.isdigit():
+            return JSONResponse({"error": "bad_request"}, status_code=400)
+        if link is not None and not is_link(link):
+            return JSONResponse({"error": "bad_request"}, status_code=400)
+        text = f"【一网】验证码 {code}，5分钟内有效。" if code is not None else link_text("一网", str(link))
+        message_id = outbox.deliver("sandbox", phone, text, code)
         return JSONResponse({"id": message_id}, status_code=201)
 
     async def list_messages(request: Request) -> Response:

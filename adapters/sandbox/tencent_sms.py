@@ -16,14 +16,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters.sandbox.outbox import Outbox
+from adapters.sandbox.outbox import Outbox, is_link, link_text
 from adapters.sandbox.wire import tc3
 
-__all__ = ["tencent_sms_app", "SDK_APP_ID", "SIGN_NAME", "TEMPLATE_ID"]
+__all__ = ["tencent_sms_app", "SDK_APP_ID", "SIGN_NAME", "TEMPLATE_ID", "LINK_TEMPLATE_ID"]
 
 SDK_APP_ID = "1400000001"
 SIGN_NAME = "一网沙箱"
 TEMPLATE_ID = "100001"
+LINK_TEMPLATE_ID = "100002"
 MAX_SKEW_S = 300
 _E164_CN = re.compile(r"^\+861[3-9]\d{9}$")
 
@@ -81,10 +82,13 @@ def tencent_sms_app(
             return error("FailedOperation.SmsSdkAppIdVerifyFail", "SmsSdkAppId verification failed.")
         if params.get("SignName") != SIGN_NAME:
             return error("FailedOperation.SignatureIncorrectOrUnapproved", "Signature is incorrect or unapproved.")
-        if params.get("TemplateId") != TEMPLATE_ID:
+        template = params.get("TemplateId")
+        if template not in (TEMPLATE_ID, LINK_TEMPLATE_ID):
             return error("FailedOperation.TemplateIncorrectOrUnapproved", "Template is incorrect or unapproved.")
         values = params.get("TemplateParamSet") or []
         code = str(values[0]) if values else ""
+        if template == LINK_TEMPLATE_ID and not is_link(code):
+            return error("InvalidParameterValue.TemplateParameterFormatError", "The link is not a valid URL.")
         statuses = []
         for phone in params.get("PhoneNumberSet") or []:
             if not isinstance(phone, str) or not _E164_CN.match(phone):
@@ -100,7 +104,10 @@ def tencent_sms_app(
                     }
                 )
                 continue
-            serial = outbox.deliver("tencent", phone, f"【{SIGN_NAME}】您的验证码为 {code}，5分钟内有效。", code)
+            if template == LINK_TEMPLATE_ID:
+                serial = outbox.deliver("tencent", phone, link_text(SIGN_NAME, code), None)
+            else:
+                serial = outbox.deliver("tencent", phone, f"【{SIGN_NAME}】您的验证码为 {code}，5分钟内有效。", code)
             statuses.append(
                 {
                     "SerialNo": f"2028:{serial}",

@@ -129,8 +129,24 @@ class Engine:
             return Refused("client_gone")
         if device.is_device(flow):  # a device journey ends in "approve the device" (idp.authn.device)
             return device.decide(self, session, client, login, flow)
+        if journey.RETURN_TO in flow.params:
+            return self._back_to_channel(session, flow, client, login)
         query = list(journey.request(flow).items())
         return self._decide(session, query, client, login, flow, None)
+
+    def _back_to_channel(self, session: Session, flow: AuthFlow, client: Client, login: LoginSession | None) -> Outcome:
+        """A channel's journey (no redirect URI, no code): sign in and step up here; the channel's own page
+        judges what the session proved and asks the person itself (it is the consent)."""
+        facts = flow.params
+        done = policy.Done(
+            fresh_sid=facts.get(journey.FRESH_SID), stepup_declined_sid=facts.get(journey.STEPUP_DECLINED)
+        )
+        seen = policy.Session(login.sid, login.acr, login.auth_time) if login else None
+        decision = policy.next_step(Demand.of(journey.request(flow), client), seen, done, False)
+        if decision.step in ("login", "stepup"):
+            return Step(decision.step, flow.id)
+        self._finish(session, flow)
+        return Redirect(facts[journey.RETURN_TO])
 
     def _decide(
         self,
@@ -200,6 +216,15 @@ class Engine:
 
     def end_journey(self, session: Session, flow: AuthFlow) -> None:
         self._finish(session, flow)
+
+    def start_for_channel(
+        self, session: Session, req: dict[str, str], client: Client, browser: str, channel: str, return_to: str
+    ) -> Step:
+        """A journey for a channel other than the authorization endpoint: the level and prompt asked in `req`,
+        and, once the person is signed in at that level, back to the channel's page `return_to`."""
+        flow = self._start(session, req, client, browser)
+        journey.update(flow, **{journey.CHANNEL: channel, journey.RETURN_TO: return_to})
+        return Step("login", flow.id)
 
     def _start(self, session: Session, req: dict[str, str], client: Client, browser: str) -> AuthFlow:
         # A request's own parameters never look like the journey's facts: those start with "_".
@@ -315,6 +340,8 @@ class Engine:
             if shared and fresh:
                 sessions.end_sid(session, fresh)
             self._finish(session, flow)
+            if journey.RETURN_TO in flow.params:
+                return Redirect(flow.params[journey.RETURN_TO], end_session=shared)
             return Redirect(self._error(req, "access_denied", "the person cancelled the sign-in"), end_session=shared)
 
 

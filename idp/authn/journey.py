@@ -25,6 +25,9 @@ CHALLENGE = "_challenge"
 FACE_TRIES = "_face_tries"
 CHANNEL = "_channel"
 DEVICE = "_device"  # a device journey (RFC 8628): the hash of the device code it decides
+# A channel's own page (a local path set by our code, never by a request) that judges and finishes the journey
+# itself, e.g. the CIBA approval page: the journey signs the person in and steps up, then goes back there.
+RETURN_TO = "_return_to"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ def add(
         typer.Option(
             "--grant",
             help="authorization_code, refresh_token, client_credentials, "
-            "urn:ietf:params:oauth:grant-type:device_code (repeat).",
+            "urn:ietf:params:oauth:grant-type:device_code, urn:openid:params:grant-type:ciba, "
+            "urn:ietf:params:oauth:grant-type:token-exchange (repeat).",
         ),
     ] = None,
     auth_method: Annotated[
@@ -56,6 +57,19 @@ def add(
         bool,
         typer.Option("--shared-device", help="A kiosk many people use: no lasting sign-in, an idle timeout."),
     ] = False,
+    delivery_mode: Annotated[
+        str | None, typer.Option("--backchannel-delivery-mode", help="CIBA token delivery: poll or ping.")
+    ] = None,
+    notification_endpoint: Annotated[
+        str | None, typer.Option("--backchannel-notification-endpoint", help="CIBA ping mode: where pings go.")
+    ] = None,
+    exchange_audience: Annotated[
+        list[str] | None,
+        typer.Option("--exchange-audience", help="Token exchange: an audience it may ask for (repeat)."),
+    ] = None,
+    exchange_scope: Annotated[
+        list[str] | None, typer.Option("--exchange-scope", help="Token exchange: a scope it may ask for (repeat).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a client; prints its id and, once, its secret."""
@@ -76,6 +90,10 @@ def add(
                 default_acr=default_acr,
                 backchannel_logout_uri=backchannel_logout_uri,
                 shared_device=shared_device,
+                backchannel_token_delivery_mode=delivery_mode,
+                backchannel_client_notification_endpoint=notification_endpoint,
+                exchange_audiences=exchange_audience,
+                exchange_scopes=exchange_scope,
             )
 
         made = rt.run(work)

@@ -28,7 +28,18 @@ from idp.oauth.scopes import SCOPES
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
 KIOSK_GRANT = "urn:yiwang:params:oauth:grant-type:id-card-face"
 """A hall kiosk's 人证合一 (ID-card chip and live face, idp/kiosk/): registered by `yiwang kiosk register` only."""
-GRANTS = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE, KIOSK_GRANT)
+CIBA_GRANT = "urn:openid:params:grant-type:ciba"
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANTS = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    DEVICE_CODE,
+    KIOSK_GRANT,
+    CIBA_GRANT,
+    EXCHANGE_GRANT,
+)
+DELIVERY_MODES = ("poll", "ping")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SUBJECT_TYPES = ("pairwise", "public")
 
@@ -53,6 +64,10 @@ class Client(ClientMixin):  # type: ignore[misc]
     default_acr: str | None
     backchannel_logout_uri: str | None
     shared_device: bool = False
+    backchannel_token_delivery_mode: str | None = None
+    backchannel_client_notification_endpoint: str | None = None
+    exchange_audiences: tuple[str, ...] = ()
+    exchange_scopes: tuple[str, ...] = ()
     _keyset: KeySet | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -73,6 +88,10 @@ class Client(ClientMixin):  # type: ignore[misc]
             default_acr=row.default_acr,
             backchannel_logout_uri=row.backchannel_logout_uri,
             shared_device=bool(row.shared_device),
+            backchannel_token_delivery_mode=row.backchannel_token_delivery_mode,
+            backchannel_client_notification_endpoint=row.backchannel_client_notification_endpoint,
+            exchange_audiences=tuple(row.exchange_audiences or ()),
+            exchange_scopes=tuple(row.exchange_scopes or ()),
             _keyset=keyset,
         )
 
@@ -187,6 +206,10 @@ def create_client(
     shared_device: bool = False,
     client_id: str | None = None,
     actor: str = "operator",
+    backchannel_token_delivery_mode: str | None = None,
+    backchannel_client_notification_endpoint: str | None = None,
+    exchange_audiences: list[str] | None = None,
+    exchange_scopes: list[str] | None = None,
 ) -> NewClient:
     """Register a client. Returns the secret once (None for public and private_key_jwt clients)."""
     name = " ".join(name.split())
@@ -224,6 +247,9 @@ def create_client(
     logout = _check_uris(post_logout_redirect_uris or [], "post-logout redirect URI")
     if backchannel_logout_uri:
         _check_uris([backchannel_logout_uri], "back-channel logout URI")
+    backchannel = _check_backchannel(grants, auth_method, backchannel_token_delivery_mode,
+                                     backchannel_client_notification_endpoint)  # fmt: skip
+    audiences, exchange = _check_exchange(grants, auth_method, exchange_audiences or [], exchange_scopes or [])
     cid = client_id or "yw_" + secrets.token_urlsafe(18)
     if session.get(OAuthClient, cid) is not None:
         raise Conflict(f"client {cid} already exists")
@@ -244,6 +270,10 @@ def create_client(
             default_acr=default_acr,
             backchannel_logout_uri=backchannel_logout_uri,
             shared_device=shared_device,
+            backchannel_token_delivery_mode=backchannel[0],
+            backchannel_client_notification_endpoint=backchannel[1],
+            exchange_audiences=audiences,
+            exchange_scopes=exchange,
         )
     )
     session.flush()
@@ -257,6 +287,50 @@ def create_client(
         ),
     )
     return NewClient(cid, secret)
+
+
+def _check_backchannel(
+    grants: list[str], auth_method: str, mode: str | None, endpoint: str | None
+) -> tuple[str | None, str | None]:
+    """CIBA Core §4 (client registration): a CIBA client names its delivery mode; ping needs an endpoint."""
+    if CIBA_GRANT not in grants:
+        if mode or endpoint:
+            raise InvalidInput("a backchannel delivery mode or notification endpoint needs the CIBA grant")
+        return None, None
+    if auth_method not in ("client_secret_basic", "client_secret_post", "private_key_jwt"):
+        raise InvalidInput("CIBA needs a confidential client (it authenticates at the backchannel endpoint)")
+    if mode not in DELIVERY_MODES:
+        raise InvalidInput(f"the CIBA grant needs a delivery mode: {' or '.join(DELIVERY_MODES)} (push is not offered)")
+    if mode == "ping":
+        if not endpoint:
+            raise InvalidInput("ping mode needs a client notification endpoint")
+        _check_uris([endpoint], "client notification endpoint")
+        return mode, endpoint
+    if endpoint:
+        raise InvalidInput("a client notification endpoint is only for ping mode")
+    return mode, None
+
+
+def _check_exchange(
+    grants: list[str], auth_method: str, audiences: list[str], scopes: list[str]
+) -> tuple[list[str], list[str]]:
+    """Token exchange (RFC 8693): which audiences (API identifiers or resource URIs) and scopes a client may
+    ask for. Nothing is allowed by default."""
+    if EXCHANGE_GRANT not in grants:
+        if audiences or scopes:
+            raise InvalidInput("exchange audiences or scopes need the token-exchange grant")
+        return [], []
+    if auth_method not in ("client_secret_basic", "client_secret_post", "private_key_jwt"):
+        raise InvalidInput("token exchange needs a confidential client")
+    if not audiences:
+        raise InvalidInput("the token-exchange grant needs at least one --exchange-audience")
+    for aud in audiences:
+        if not aud or len(aud) > 255 or any(c.isspace() or ord(c) < 0x20 for c in aud):
+            raise InvalidInput(f"exchange audience {aud!r}: 1 to 255 characters, no spaces")
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise InvalidInput(f"unknown scope {unknown[0]!r}")
+    return list(dict.fromkeys(audiences)), list(dict.fromkeys(scopes))
 
 
 def describe(row: OAuthClient) -> dict[str, Any]:

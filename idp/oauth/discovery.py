@@ -27,7 +27,14 @@ def metadata(issuer: str) -> dict[str, Any]:
         "claims_supported": list(scopes.CLAIMS_SUPPORTED),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            DEVICE_CODE,
+            "urn:openid:params:grant-type:ciba",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ],
         "subject_types_supported": ["pairwise", "public"],
         "acr_values_supported": list(acr.LEVELS),
         "code_challenge_methods_supported": ["S256"],
@@ -49,4 +56,8 @@ def metadata(issuer: str) -> dict[str, Any]:
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
         "ui_locales_supported": ["zh-CN", "en"],
+        # CIBA Core §4: poll and ping (push is optional and not offered); login_hint only, no user_code.
+        "backchannel_authentication_endpoint": f"{issuer}/bc-authorize",
+        "backchannel_token_delivery_modes_supported": ["poll", "ping"],
+        "backchannel_user_code_parameter_supported": False,
     }

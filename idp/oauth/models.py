@@ -34,6 +34,12 @@ class OAuthClient(Base):
     # A kiosk or other screen many people use: no lasting SSO session, an idle timeout (idp.oauth.device).
     shared_device: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # CIBA (idp/oauth/ciba.py): poll or ping, and where a ping goes.
+    backchannel_token_delivery_mode: Mapped[str | None] = mapped_column(String(8))
+    backchannel_client_notification_endpoint: Mapped[str | None] = mapped_column(String(1000))
+    # Token exchange (idp/oauth/exchange.py): the audiences and scopes this client may exchange a token for.
+    exchange_audiences: Mapped[list[str]] = mapped_column(JSON, default=list)
+    exchange_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class AuthorizationCode(Base):

@@ -26,7 +26,7 @@ from adapters.base import SmsGateway
 from adapters.factory import Adapters
 from idp import metrics
 from idp.db import utcnow
-from idp.oauth import device, grants, scopes, subjects, tokens
+from idp.oauth import ciba, device, exchange, grants, scopes, subjects, tokens
 from idp.oauth.client_auth import PrivateKeyJwt
 from idp.oauth.clients import Client, ClientCache
 from idp.oauth.endpoints import Introspection, Revocation
@@ -175,6 +175,8 @@ class Provider:
         server.register_endpoint(Revocation)
         server.register_endpoint(Introspection)
         device.register(server)
+        self.ciba = ciba.Ciba(self, server)
+        exchange.register(server)
         self.server = server
 
     # --- subjects --------------------------------------------------------------------------------------

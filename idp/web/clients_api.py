@@ -18,7 +18,7 @@ class ClientIn(BaseModel):
     name: str = Field(max_length=200)
     redirect_uris: list[str] = Field(default_factory=list, max_length=20)
     post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=20)
-    grant_types: list[str] | None = Field(None, max_length=4)
+    grant_types: list[str] | None = Field(None, max_length=7)
     auth_method: str = "client_secret_basic"
     scopes: list[str] | None = Field(None, max_length=20)
     jwks: dict[str, Any] | None = None
@@ -27,6 +27,10 @@ class ClientIn(BaseModel):
     default_acr: str | None = None
     backchannel_logout_uri: str | None = Field(None, max_length=1000)
     shared_device: bool = False
+    backchannel_token_delivery_mode: str | None = Field(None, max_length=8)
+    backchannel_client_notification_endpoint: str | None = Field(None, max_length=1000)
+    exchange_audiences: list[str] = Field(default_factory=list, max_length=20)
+    exchange_scopes: list[str] = Field(default_factory=list, max_length=20)
 
 
 @router.post("", status_code=201)

@@ -93,3 +93,43 @@ async def test_outbox_refuses_a_wrong_token(sandbox: Sandbox, emulator_url: str)
 def test_aliyun_phone_format() -> None:
     assert aliyun_phone("+8613800138001") == "13800138001"
     assert aliyun_phone("+85291234567") == "85291234567"
+
+
+@pytest.mark.parametrize("kind", ["sandbox", "aliyun", "tencent"])
+async def test_a_link_reaches_the_outbox_with_its_own_template(
+    kind: str, sandbox: Sandbox, emulator_url: str, fast_http: HttpConfig, audit: Any
+) -> None:
+    link = "https://id.example.gov/ciba/abcdefghijklmnopqrstuvwxyz0123456789"
+    config = sandbox.sms_config(emulator_url, kind, fast_http)  # type: ignore[arg-type]
+    async with build_sms(config, on_call=audit) as gateway:  # type: ignore[attr-defined]
+        result = await gateway.send_link(PHONE, link)
+    assert result.message_id
+    newest = sandbox.outbox.messages(PHONE)[0]
+    assert link in newest["text"] and newest["code"] is None
+    assert audit.last[1:3] == ("send_link", "ok")
+
+
+@pytest.mark.parametrize("kind", ["aliyun", "tencent"])
+async def test_a_link_without_a_link_template_is_refused(
+    kind: str, sandbox: Sandbox, emulator_url: str, fast_http: HttpConfig
+) -> None:
+    config = sandbox.sms_config(emulator_url, kind, fast_http)  # type: ignore[arg-type]
+    field = "link_template_code" if kind == "aliyun" else "link_template_id"
+    before = len(sandbox.outbox.messages(PHONE))
+    async with build_sms(config.model_copy(update={field: ""})) as gateway:  # type: ignore[attr-defined]
+        with pytest.raises(ProviderError) as refused:
+            await gateway.send_link(PHONE, "https://id.example.gov/ciba/x")
+    assert refused.value.code == "no_link_template"
+    assert len(sandbox.outbox.messages(PHONE)) == before
+
+
+@pytest.mark.parametrize("kind", ["aliyun", "tencent"])
+async def test_emulators_refuse_a_link_that_is_not_a_url(
+    kind: str, sandbox: Sandbox, emulator_url: str, fast_http: HttpConfig
+) -> None:
+    config = sandbox.sms_config(emulator_url, kind, fast_http)  # type: ignore[arg-type]
+    before = len(sandbox.outbox.messages(PHONE))
+    async with build_sms(config) as gateway:  # type: ignore[attr-defined]
+        with pytest.raises(ProviderError):
+            await gateway.send_link(PHONE, "javascript:alert(1)")
+    assert len(sandbox.outbox.messages(PHONE)) == before
