@@ -22,7 +22,7 @@ from idp import audit
 from idp.authn import journey, policy
 from idp.authn.journey import Demand
 from idp.authn.outcome import Outcome, Redirect, Refused, Step
-from idp.oauth import acr, consent, flows, scopes, sessions
+from idp.oauth import acr, consent, dpop, flows, par, scopes, sessions
 from idp.oauth.clients import Client
 from idp.oauth.models import AuthFlow, LoginSession
 from idp.oauth.provider import OAuthRequest
@@ -87,15 +87,43 @@ class Engine:
         """A new authorization request (GET or POST /authorize): a code at once, or a journey to start."""
         req = {k: v for k, v in reversed(query)}  # first value wins, as in Authlib's checks
         client = self.provider.clients.get(req.get("client_id"))
-        refused = _check_client(client, req)
+        if client is not None and ("request_uri" in req or par.required(client, self.settings)):
+            return self._authorize_pushed(req, client, cookie, browser)
+        refused = self._precheck(client, req)
         if refused is not None:
             return refused
         assert client is not None
-        if req.get("max_age") is not None and not req["max_age"].isdigit():
-            return Redirect(self._error(req, "invalid_request", "max_age must be a non-negative integer"))
         with self.unit() as session:
             login = self.login_of(session, cookie)
             return self._decide(session, query, client, login, None, browser)
+
+    def _precheck(self, client: Client | None, req: dict[str, str]) -> Outcome | None:
+        refused = _check_client(client, req)
+        if refused is not None:
+            return refused
+        if req.get("max_age") is not None and not req["max_age"].isdigit():
+            return Redirect(self._error(req, "invalid_request", "max_age must be a non-negative integer"))
+        if "request" in req:
+            return Redirect(self._error(req, "request_not_supported", "request objects are not supported"))
+        if "dpop_jkt" in req and not dpop.is_thumbprint(req["dpop_jkt"]):
+            return Redirect(self._error(req, "invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint"))
+        return None
+
+    def _authorize_pushed(self, req: dict[str, str], client: Client, cookie: str | None, browser: str) -> Outcome:
+        """RFC 9126 §4: only the pushed parameters count; a client bound to PAR is refused a plain request."""
+        if "request_uri" not in req:
+            if not client.check_redirect_uri(req.get("redirect_uri", "")):
+                return Refused("bad_redirect_uri")
+            return Redirect(self._error(req, "invalid_request", "this client must use pushed authorization requests"))
+        with self.unit() as session:
+            query = par.take(session, req["request_uri"], client)
+            if query is None:
+                return Refused("request_uri_invalid")
+            pushed = {k: v for k, v in query}
+            refused = self._precheck(client, pushed)
+            if refused is not None:
+                return refused
+            return self._decide(session, query, client, self.login_of(session, cookie), None, browser)
 
     def resume(self, flow_id: str | None, cookie: str | None, browser: str | None) -> Outcome:
         """Judge a journey again (after a step done outside the engine, or a reload)."""

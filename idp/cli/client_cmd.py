@@ -48,6 +48,12 @@ def add(
         list[str] | None, typer.Option("--post-logout-redirect-uri", help="Allowed after logout (repeat).")
     ] = None,
     jwks: Annotated[str | None, typer.Option("--jwks", help="Public JWKS (JSON or file) for private_key_jwt.")] = None,
+    require_par: Annotated[
+        bool, typer.Option("--require-par", help="Accept its authorization requests only by PAR (RFC 9126).")
+    ] = False,
+    dpop: Annotated[
+        bool, typer.Option("--dpop", help="Refuse its token requests without a DPoP proof (RFC 9449).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a client; prints its id and, once, its secret."""
@@ -67,6 +73,8 @@ def add(
                 subject_type="public" if public_subject else "pairwise",
                 default_acr=default_acr,
                 backchannel_logout_uri=backchannel_logout_uri,
+                require_pushed_authorization_requests=require_par,
+                dpop_bound_access_tokens=dpop,
             )
 
         made = rt.run(work)

@@ -49,6 +49,9 @@ class Client(ClientMixin):  # type: ignore[misc]
     subject_type: str
     default_acr: str | None
     backchannel_logout_uri: str | None
+    # RFC 9126 §6 and RFC 9449 §5.2 client metadata.
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
     _keyset: KeySet | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -68,6 +71,8 @@ class Client(ClientMixin):  # type: ignore[misc]
             subject_type=row.subject_type,
             default_acr=row.default_acr,
             backchannel_logout_uri=row.backchannel_logout_uri,
+            require_pushed_authorization_requests=bool(row.require_pushed_authorization_requests),
+            dpop_bound_access_tokens=bool(row.dpop_bound_access_tokens),
             _keyset=keyset,
         )
 
@@ -181,6 +186,8 @@ def create_client(
     backchannel_logout_uri: str | None = None,
     client_id: str | None = None,
     actor: str = "operator",
+    require_pushed_authorization_requests: bool = False,
+    dpop_bound_access_tokens: bool = False,
 ) -> NewClient:
     """Register a client. Returns the secret once (None for public and private_key_jwt clients)."""
     name = " ".join(name.split())
@@ -236,6 +243,8 @@ def create_client(
             subject_type=subject_type,
             default_acr=default_acr,
             backchannel_logout_uri=backchannel_logout_uri,
+            require_pushed_authorization_requests=require_pushed_authorization_requests,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
         )
     )
     session.flush()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from idp.oauth import acr, scopes
+from idp.oauth import acr, dpop, scopes
 from idp.oauth.client_auth import ASSERTION_ALGORITHMS
 from idp.oauth.signer import ALLOWED_ALGORITHMS
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
-def metadata(issuer: str) -> dict[str, Any]:
+def metadata(issuer: str, *, require_par: bool = False) -> dict[str, Any]:
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -47,4 +47,8 @@ def metadata(issuer: str) -> dict[str, Any]:
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
         "ui_locales_supported": ["zh-CN", "en"],
+        # RFC 9126 §5 and RFC 9449 §5.1.
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "require_pushed_authorization_requests": require_par,
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
     }
