@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry, RSAKey
+from joserfc.jws import JWSRegistry
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +41,15 @@ TYP = "dpop+jwt"
 ALGORITHMS = ["ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "EdDSA"]
 MAX_PROOF_BYTES = 8 * 1024
 MAX_JTI_CHARS = 256
+
+
+class _ProofRegistry(JWSRegistry):
+    """joserfc's limits, but room in the header for the `jwk` of an RSA key (its default is 512 bytes)."""
+
+    max_header_length = 4096
+
+
+_REGISTRY = _ProofRegistry(algorithms=ALGORITHMS)
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 # The DPoP key a token request proved possession of, while the token endpoint answers it: the token generator
@@ -267,7 +277,7 @@ def _verified(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
             raise DPoPError("the jwk holds a private key")
         if isinstance(key, RSAKey) and key.raw_value.key_size < 2048:
             raise DPoPError("RSA keys must have at least 2048 bits")
-        signed = jws.deserialize_compact(token, key, algorithms=[alg])
+        signed = jws.deserialize_compact(token, key, algorithms=[alg], registry=_REGISTRY)
         claims = json.loads(signed.payload)
         jkt = key.thumbprint()
     except DPoPError:
