@@ -280,6 +280,16 @@ class Settings(BaseSettings):
     code_ttl: int = 60
     session_ttl: int = 8 * 3600
     flow_ttl: int = 1800
+    # Pushed authorization requests (RFC 9126) and DPoP (RFC 9449).
+    par_ttl: int = Field(90, ge=5, le=600, description="How long a pushed request's request_uri lives (seconds).")
+    require_par: bool = Field(False, description="Every client must push its authorization requests (RFC 9126 §4).")
+    dpop_proof_max_age_s: int = Field(
+        300, ge=10, le=3600, description="How old a DPoP proof's iat may be; its jti is remembered this long."
+    )
+    dpop_clock_leeway_s: int = Field(30, ge=0, le=300, description="How far in the future a DPoP proof's iat may be.")
+    dpop_nonce_required: bool = Field(True, description="The token endpoint demands a server nonce in DPoP proofs.")
+    dpop_nonce_at_resources: bool = Field(False, description="UserInfo and our APIs demand a DPoP nonce too.")
+    dpop_nonce_rotation_s: int = Field(300, ge=30, le=3600, description="How often the DPoP server nonce changes.")
     # SMS one-time codes and the limits around them.
     otp_ttl: int = 300
     otp_max_attempts: int = 5

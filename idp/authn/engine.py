@@ -22,7 +22,7 @@ from idp import audit
 from idp.authn import device, journey, policy
 from idp.authn.journey import Demand
 from idp.authn.outcome import Outcome, Redirect, Refused, Step
-from idp.oauth import acr, consent, flows, id_token_hint, scopes, sessions
+from idp.oauth import acr, consent, dpop, flows, id_token_hint, par, scopes, sessions
 from idp.oauth.clients import Client
 from idp.oauth.models import AuthFlow, LoginSession
 from idp.oauth.provider import OAuthRequest
@@ -89,32 +89,71 @@ class Engine:
         query = [(k, v) for k, v in query if v != ""]
         req = {k: v for k, v in reversed(query)}  # first value wins, as in Authlib's checks
         client = self.provider.clients.get(req.get("client_id"))
-        refused = _check_client(client, req)
+        if client is not None and (
+            req.get("request_uri", "").startswith(_PUSHED) or par.required(client, self.settings)
+        ):
+            return self._authorize_pushed(req, client, cookie, browser)
+        refused = self._precheck(client, req)
         if refused is not None:
             return refused
         assert client is not None
+        with self.unit() as session:
+            return self._begin(session, query, req, client, cookie, browser)
+
+    def _precheck(self, client: Client | None, req: dict[str, str]) -> Outcome | None:
+        refused = _check_client(client, req)
+        if refused is not None:
+            return refused
         unsupported = _unsupported_request_object(req)
         if unsupported is not None:
             return Redirect(self._error(req, unsupported, "request objects are not supported"))
         if req.get("max_age") is not None and not req["max_age"].isdigit():
             return Redirect(self._error(req, "invalid_request", "max_age must be a non-negative integer"))
+        if "dpop_jkt" in req and not dpop.is_thumbprint(req["dpop_jkt"]):
+            return Redirect(self._error(req, "invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint"))
+        return None
+
+    def _authorize_pushed(self, req: dict[str, str], client: Client, cookie: str | None, browser: str) -> Outcome:
+        """RFC 9126 §4: only the pushed parameters count; a client bound to PAR is refused a plain request."""
+        if "request_uri" not in req:
+            if not client.check_redirect_uri(req.get("redirect_uri", "")):
+                return Refused("bad_redirect_uri")
+            return Redirect(self._error(req, "invalid_request", "this client must use pushed authorization requests"))
+        with self.unit() as session:
+            query = par.take(session, req["request_uri"], client)
+            if query is None:
+                return Refused("request_uri_invalid")
+            pushed = {k: v for k, v in query}
+            refused = self._precheck(client, pushed)
+            if refused is not None:
+                return refused
+            return self._begin(session, query, pushed, client, cookie, browser)
+
+    def _begin(
+        self,
+        session: Session,
+        query: list[tuple[str, str]],
+        req: dict[str, str],
+        client: Client,
+        cookie: str | None,
+        browser: str,
+    ) -> Outcome:
         hint = req.get("id_token_hint")
         hinted = id_token_hint.claims(self.provider, hint) if hint else None
         if hint and (hinted is None or client.client_id not in id_token_hint.audience(hinted)):
             return Redirect(
                 self._error(req, "invalid_request", "id_token_hint is not an ID token issued to this client")
             )
-        with self.unit() as session:
-            login = self.login_of(session, cookie)
-            # OIDC Core §3.1.2.1: the session counts only if it is the hinted person's; otherwise a sign-in
-            # (or login_required with prompt=none).
-            if (
-                hinted is not None
-                and login is not None
-                and self.provider.subject_of(client, login.person_id, session=session) != hinted["sub"]
-            ):
-                login = None
-            return self._decide(session, query, client, login, None, browser)
+        login = self.login_of(session, cookie)
+        # OIDC Core §3.1.2.1: the session counts only if it is the hinted person's; otherwise a sign-in
+        # (or login_required with prompt=none).
+        if (
+            hinted is not None
+            and login is not None
+            and self.provider.subject_of(client, login.person_id, session=session) != hinted["sub"]
+        ):
+            login = None
+        return self._decide(session, query, client, login, None, browser)
 
     def resume(self, flow_id: str | None, cookie: str | None, browser: str | None) -> Outcome:
         """Judge a journey again (after a step done outside the engine, or a reload)."""

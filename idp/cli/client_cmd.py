@@ -70,6 +70,12 @@ def add(
     exchange_scope: Annotated[
         list[str] | None, typer.Option("--exchange-scope", help="Token exchange: a scope it may ask for (repeat).")
     ] = None,
+    require_par: Annotated[
+        bool, typer.Option("--require-par", help="Accept its authorization requests only by PAR (RFC 9126).")
+    ] = False,
+    dpop: Annotated[
+        bool, typer.Option("--dpop", help="Refuse its token requests without a DPoP proof (RFC 9449).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Register a client; prints its id and, once, its secret."""
@@ -94,6 +100,8 @@ def add(
                 backchannel_client_notification_endpoint=notification_endpoint,
                 exchange_audiences=exchange_audience,
                 exchange_scopes=exchange_scope,
+                require_pushed_authorization_requests=require_par,
+                dpop_bound_access_tokens=dpop,
             )
 
         made = rt.run(work)

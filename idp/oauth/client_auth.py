@@ -35,7 +35,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def get_audiences(self) -> list[str]:
         issuer = self.provider.settings.issuer
-        return [issuer, f"{issuer}/token", f"{issuer}/introspect", f"{issuer}/revoke"]
+        # RFC 9126 §2: the issuer, the token endpoint or the PAR endpoint.
+        return [issuer, f"{issuer}/token", f"{issuer}/introspect", f"{issuer}/revoke", f"{issuer}/par"]
 
     def resolve_client_public_key(self, client: Any) -> Any:
         if client.keyset is None:

@@ -68,6 +68,9 @@ class Client(ClientMixin):  # type: ignore[misc]
     backchannel_client_notification_endpoint: str | None = None
     exchange_audiences: tuple[str, ...] = ()
     exchange_scopes: tuple[str, ...] = ()
+    # RFC 9126 §6 and RFC 9449 §5.2 client metadata.
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
     _keyset: KeySet | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -92,6 +95,8 @@ class Client(ClientMixin):  # type: ignore[misc]
             backchannel_client_notification_endpoint=row.backchannel_client_notification_endpoint,
             exchange_audiences=tuple(row.exchange_audiences or ()),
             exchange_scopes=tuple(row.exchange_scopes or ()),
+            require_pushed_authorization_requests=bool(row.require_pushed_authorization_requests),
+            dpop_bound_access_tokens=bool(row.dpop_bound_access_tokens),
             _keyset=keyset,
         )
 
@@ -210,6 +215,8 @@ def create_client(
     backchannel_client_notification_endpoint: str | None = None,
     exchange_audiences: list[str] | None = None,
     exchange_scopes: list[str] | None = None,
+    require_pushed_authorization_requests: bool = False,
+    dpop_bound_access_tokens: bool = False,
 ) -> NewClient:
     """Register a client. Returns the secret once (None for public and private_key_jwt clients)."""
     name = " ".join(name.split())
@@ -274,6 +281,8 @@ def create_client(
             backchannel_client_notification_endpoint=backchannel[1],
             exchange_audiences=audiences,
             exchange_scopes=exchange,
+            require_pushed_authorization_requests=require_pushed_authorization_requests,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
         )
     )
     session.flush()

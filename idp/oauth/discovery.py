@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from idp.oauth import acr, scopes
+from idp.oauth import acr, dpop, scopes
 from idp.oauth.client_auth import ASSERTION_ALGORITHMS
 from idp.oauth.clients import DEVICE_CODE
 from idp.oauth.signer import ALLOWED_ALGORITHMS
@@ -12,7 +12,7 @@ from idp.oauth.signer import ALLOWED_ALGORITHMS
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 
-def metadata(issuer: str) -> dict[str, Any]:
+def metadata(issuer: str, *, require_par: bool = False) -> dict[str, Any]:
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -60,4 +60,8 @@ def metadata(issuer: str) -> dict[str, Any]:
         "backchannel_authentication_endpoint": f"{issuer}/bc-authorize",
         "backchannel_token_delivery_modes_supported": ["poll", "ping"],
         "backchannel_user_code_parameter_supported": False,
+        # RFC 9126 §5 and RFC 9449 §5.1.
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "require_pushed_authorization_requests": require_par,
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
     }

@@ -112,5 +112,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
                 with provider.runtime.transaction() as session:
                     claims["sub"] = provider.subject_of(client, token.claims["person_id"], session=session)
         claims.update({"active": True, "token_type": "Bearer" if token.kind == "access_token" else token.kind})
+        if token.kind == "access_token" and isinstance(claims.get("cnf"), dict) and "jkt" in claims["cnf"]:
+            claims["token_type"] = "DPoP"  # RFC 9449 §6.2: the binding, as `cnf.jkt` (already among the claims)
         claims.setdefault("iss", provider.settings.issuer)
         return claims

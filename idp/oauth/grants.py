@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
@@ -144,6 +144,7 @@ class AuthorizationCodeGrant(_ProviderGrant, grants.AuthorizationCodeGrant):  # 
                     auth_time=user.auth_time,
                     sid=user.sid or "",
                     expires_at=utcnow() + timedelta(seconds=p.settings.code_ttl),
+                    dpop_jkt=data.get("dpop_jkt"),
                 )
             )
 
@@ -170,6 +171,7 @@ class AuthorizationCodeGrant(_ProviderGrant, grants.AuthorizationCodeGrant):  # 
                 return None
             if row.expires_at <= utcnow():
                 return None
+            check_dpop_binding(self.request, row.dpop_jkt, "authorization code")
             # Claim it atomically: of two concurrent exchanges only one may proceed.
             claimed = session.execute(
                 update(AuthorizationCode)
@@ -270,6 +272,7 @@ class RefreshTokenGrant(_ProviderGrant, grants.RefreshTokenGrant):  # type: igno
             asked = set(str(self.request.payload.scope or "").split())
             if asked and not asked <= set(row.scope.split()):
                 raise InvalidScopeError()
+            check_dpop_binding(self.request, row.dpop_jkt, "refresh token")
             claimed = session.execute(
                 update(RefreshToken)
                 .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None))
@@ -302,13 +305,36 @@ class RefreshTokenGrant(_ProviderGrant, grants.RefreshTokenGrant):  # type: igno
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        check_dpop_binding(self.request, None, "client")
+
+
+def check_dpop_binding(request: Any, bound_jkt: str | None, what: str) -> None:
+    """RFC 9449: a client registered with dpop_bound_access_tokens must send a proof (§5.2); a code bound by
+    dpop_jkt (§10) or a public client's bound refresh token (§5) only with a proof of that key. Judged before
+    the code or token is claimed, so a refusal uses nothing up."""
+    proof = getattr(request, "dpop", None)
+    client = request.client
+    if proof is None and client is not None and getattr(client, "dpop_bound_access_tokens", False):
+        raise InvalidRequestError("this client must send a DPoP proof with every token request")
+    if bound_jkt is not None and (proof is None or proof.jkt != bound_jkt):
+        raise InvalidGrantError(f"the {what} is bound to another DPoP key")
+
 
 def new_family_id() -> str:
     return secrets.token_urlsafe(16)
 
 
 def refresh_row(
-    token: str, family_id: str, client_id: str, user: tokens.AuthUser, scope: str, ttl: int, access_jti: str | None
+    token: str,
+    family_id: str,
+    client_id: str,
+    user: tokens.AuthUser,
+    scope: str,
+    ttl: int,
+    access_jti: str | None,
+    dpop_jkt: str | None = None,
 ) -> RefreshToken:
     return RefreshToken(
         token_hash=token_hash(token),
@@ -322,4 +348,5 @@ def refresh_row(
         sid=user.sid,
         access_jti=access_jti,
         expires_at=utcnow() + timedelta(seconds=ttl),
+        dpop_jkt=dpop_jkt,
     )

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from idp.oauth.clients import Client, ClientCache
+from idp.oauth.dpop import Verifier
 from idp.oauth.signer import TokenSigner
 from idp.runtime import Runtime
 from idp.settings import Settings
@@ -22,6 +23,7 @@ class Issuer(Protocol):
     settings: Settings
     signer: TokenSigner
     clients: ClientCache
+    dpop: Verifier
 
     def unit(self, request: Any = None) -> AbstractContextManager[Session]:
         """The request's unit of work if one is open (one transaction per request), else a new one."""

@@ -13,8 +13,10 @@ from idp.db import utcnow
 from idp.oauth.models import (
     AuthFlow,
     AuthorizationCode,
+    DPoPProofSeen,
     LoginSession,
     OtpChallenge,
+    PushedRequest,
     RateCounter,
     RefreshToken,
     RevokedAccessToken,
@@ -33,6 +35,8 @@ def purge(session: Session) -> dict[str, int]:
         "otp_challenges": delete(OtpChallenge).where(OtpChallenge.expires_at < day_ago),
         "sessions": delete(LoginSession).where(LoginSession.expires_at < day_ago),
         "refresh_tokens": delete(RefreshToken).where(RefreshToken.expires_at < now),
+        "pushed_requests": delete(PushedRequest).where(PushedRequest.expires_at < now),
+        "dpop_proofs": delete(DPoPProofSeen).where(DPoPProofSeen.expires_at < now),
         "rate_counters": delete(RateCounter).where(RateCounter.window_start < int(time.time()) - 2 * 86400),
     }
     return {name: int(getattr(session.execute(stmt), "rowcount", 0) or 0) for name, stmt in statements.items()}

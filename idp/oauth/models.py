@@ -40,6 +40,10 @@ class OAuthClient(Base):
     # Token exchange (idp/oauth/exchange.py): the audiences and scopes this client may exchange a token for.
     exchange_audiences: Mapped[list[str]] = mapped_column(JSON, default=list)
     exchange_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # RFC 9126 §6: the client may pass authorization requests only by PAR.
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # RFC 9449 §5.2: the client always uses DPoP; token requests without a proof are refused.
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuthorizationCode(Base):
@@ -62,6 +66,8 @@ class AuthorizationCode(Base):
     # What the code was exchanged for, so that a replayed code can revoke it (RFC 6749 §4.1.2).
     issued_jti: Mapped[str | None] = mapped_column(String(64))
     issued_family: Mapped[str | None] = mapped_column(String(64))
+    # RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (dpop_jkt, or a proof at PAR).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class RefreshToken(Base):
@@ -83,6 +89,8 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # RFC 9449 §5: a public client's refresh token is bound to its DPoP key (thumbprint).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class RevokedAccessToken(Base):
@@ -227,3 +235,28 @@ class TotpRecoveryCode(Base):
     person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- Pushed authorization requests (RFC 9126) and DPoP (RFC 9449) --------------------------------------------
+
+
+class PushedRequest(Base):
+    """An authorization request pushed to /par, until its request_uri is used once or expires."""
+
+    __tablename__ = "oauth_pushed_requests"
+
+    # SHA-256 of the random part of the request_uri: a database leak names no usable request_uri.
+    ref_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id", ondelete="CASCADE"))
+    params: Mapped[dict[str, str]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DPoPProofSeen(Base):
+    """DPoP proofs seen (by target URI and jti), kept while they could still be accepted (RFC 9449 §11.1)."""
+
+    __tablename__ = "oauth_dpop_proofs"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

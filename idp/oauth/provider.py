@@ -26,7 +26,7 @@ from adapters.base import SmsGateway
 from adapters.factory import Adapters
 from idp import metrics
 from idp.db import utcnow
-from idp.oauth import ciba, device, exchange, grants, scopes, subjects, tokens
+from idp.oauth import ciba, device, dpop, exchange, grants, par, scopes, subjects, tokens
 from idp.oauth.client_auth import PrivateKeyJwt
 from idp.oauth.clients import Client, ClientCache
 from idp.oauth.endpoints import Introspection, Revocation
@@ -73,6 +73,8 @@ class OAuthRequest(OAuth2Request):  # type: ignore[misc]
         self.payload = _Payload({k: v[0] for k, v in datalist.items()}, datalist)
         # The caller's unit of work, when the request is handled inside one (storage hooks write into it).
         self.db: Session | None = None
+        # The checked DPoP proof of a token request (RFC 9449 §5), if it came with one.
+        self.dpop: dpop.Proof | None = None
 
     @property
     def args(self) -> dict[str, str]:
@@ -103,6 +105,20 @@ class _AccessTokens(BearerTokenGenerator):  # type: ignore[misc]
     def _refresh_token(self, client: Any, grant_type: str, user: Any, scope: str) -> str:
         return secrets.token_urlsafe(32)
 
+    def generate(
+        self,
+        grant_type: str,
+        client: Client,
+        user: tokens.AuthUser | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        token: dict[str, Any] = super().generate(grant_type, client, user, scope, expires_in, include_refresh_token)
+        if dpop.bound_key() is not None:
+            token["token_type"] = "DPoP"  # RFC 9449 §5.1
+        return token
+
     def _access_token(self, client: Client, grant_type: str, user: tokens.AuthUser | None, scope: str) -> str:
         p = self.provider
         if user is None:  # client_credentials: the client acts for itself (RFC 9068 §2.2)
@@ -125,6 +141,9 @@ class _AccessTokens(BearerTokenGenerator):  # type: ignore[misc]
                 auth_time=user.auth_time,
                 sid=user.sid,
             )
+        jkt = dpop.bound_key()
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1
         return p.signer.sign(claims, typ=tokens.AT_TYP)
 
 
@@ -163,6 +182,14 @@ class Provider:
             RedisCounters(self.settings.redis_url) if self.settings.redis_url else DatabaseCounters(runtime.sessions)
         )
         self.sms: SmsGateway = adapters.sms
+        self.dpop = dpop.Verifier(
+            dpop.Nonces(lambda text: runtime.protector.index("dpop_nonce", text), self.settings.dpop_nonce_rotation_s),
+            dpop.RedisReplay(self.settings.redis_url)
+            if self.settings.redis_url
+            else dpop.DatabaseReplay(runtime.sessions),
+            self.settings.dpop_proof_max_age_s,
+            self.settings.dpop_clock_leeway_s,
+        )
         server = OAuthServer(self)
         server.register_token_generator("default", _AccessTokens(self))
         server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(self))
@@ -177,6 +204,7 @@ class Provider:
         device.register(server)
         self.ciba = ciba.Ciba(self, server)
         exchange.register(server)
+        server.register_endpoint(par.PushedAuthorization)
         self.server = server
 
     # --- subjects --------------------------------------------------------------------------------------
@@ -222,6 +250,8 @@ class Provider:
                         token.get("scope", ""),
                         self.settings.refresh_token_ttl,
                         access_jti,
+                        # RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
+                        request.dpop.jkt if request.dpop is not None and request.client.is_public else None,
                     )
                 )
             code = request.authorization_code
@@ -250,9 +280,31 @@ class Provider:
 
     # --- HTTP-free entry points ------------------------------------------------------------------------
     def token(self, request: OAuthRequest) -> OAuthResponse:
+        if dpop.present(request.headers):
+            # RFC 9449 §5: the proof is checked (its jti remembered) before the exchange's unit of work opens.
+            try:
+                request.dpop = self.dpop.check(
+                    request.headers,
+                    "POST",
+                    self.settings.issuer + "/token",
+                    require_nonce=self.settings.dpop_nonce_required,
+                )
+            except dpop.DPoPError as exc:
+                return self.dpop_refusal(exc)
+        mark = dpop.bind(request.dpop.jkt if request.dpop is not None else None)
+        try:
+            response = self._token(request)
+        finally:
+            dpop.unbind(mark)
+        if request.dpop is not None:
+            # §8.2: a fresh nonce with every answer, so a client follows the rotation without a refusal.
+            return OAuthResponse(response.status, response.body, [*response.headers, *self.dpop_nonce_header()])
+        return response
+
+    def _token(self, request: OAuthRequest) -> OAuthResponse:
         grant_type = request.payload.data.get("grant_type")
         if grant_type == "client_credentials":
-            # Nothing to store: no transaction at all on the machine-client path.
+            # Nothing to store: no transaction at all on the machine-client path (a DPoP jti was stored above).
             response: OAuthResponse = self.server.create_token_response(request)
         else:
             # One unit of work for the whole exchange: claiming the code, subjects, refresh token, its record.
@@ -261,6 +313,14 @@ class Provider:
                 response = self.server.create_token_response(request)
         metrics.count_grant(grant_type, response.status, response.body)
         return response
+
+    def dpop_nonce_header(self) -> list[tuple[str, str]]:
+        return [(dpop.NONCE_HEADER, self.dpop.nonces.current())]
+
+    def dpop_refusal(self, exc: dpop.DPoPError) -> OAuthResponse:
+        """RFC 9449 §5 and §8: 400 invalid_dpop_proof, or use_dpop_nonce with the nonce to retry with."""
+        headers = self.dpop_nonce_header() if isinstance(exc, dpop.NonceRequired) else []
+        return OAuthResponse(400, {"error": exc.error, "error_description": str(exc)}, headers)
 
     def endpoint(self, name: str, request: OAuthRequest) -> OAuthResponse:
         response: OAuthResponse = self.server.create_endpoint_response(name, request)

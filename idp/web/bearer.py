@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from idp.errors import YiwangError
-from idp.oauth import subjects, tokens
+from idp.oauth import sender, subjects, tokens
 from idp.oauth.provider import Provider
 from idp.oauth.signer import InvalidToken
 from idp.oauth.tokens import AccessToken
@@ -21,13 +21,16 @@ __all__ = ["AccessToken", "BearerError", "require_token"]
 class BearerError(YiwangError):
     """RFC 6750 §3: 401 invalid_token / 403 insufficient_scope, with a WWW-Authenticate challenge."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(
+        self, status: int, error: str, detail: str, challenge: str | None = None, extra: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.error = status, error.replace("_", "-"), error, error
+        self._challenge, self.extra_headers = challenge, extra or {}
 
     @property
     def challenge(self) -> str:
-        return f'Bearer error="{self.error}", error_description="{self.detail}"'
+        return self._challenge or f'Bearer error="{self.error}", error_description="{self.detail}"'
 
 
 def _verify(provider: Provider, token: str, scope: str) -> AccessToken:
@@ -62,8 +65,17 @@ def require_token(scope: str = "") -> Callable[..., Any]:
     async def dependency(request: Request, provider: Provider = Depends(get_provider)) -> AccessToken:
         header = request.headers.get("authorization", "")
         kind, _, value = header.partition(" ")
-        if kind.lower() != "bearer" or not value.strip():
+        if kind.lower() not in ("bearer", "dpop") or not value.strip():
             raise BearerError(401, "invalid_token", "a bearer access token is required")
-        return await run_in_threadpool(_verify, provider, value.strip(), scope)
+        # RFC 9449 §7: a DPoP-bound token only with the DPoP scheme and a proof of its key.
+        url = provider.settings.issuer + request.url.path
+        try:
+            token = await run_in_threadpool(
+                sender.presented_token, provider, header, request.headers, request.method, url
+            )
+        except sender.TokenRefused as exc:
+            extra = dict(exc.headers[1:])
+            raise BearerError(exc.status, exc.error, exc.description, exc.challenge, extra) from None
+        return await run_in_threadpool(_verify, provider, token, scope)
 
     return dependency

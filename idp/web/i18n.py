@@ -120,6 +120,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cancel": "取消",
         "unknown_client": "这个应用没有在本平台登记。",
         "bad_redirect_uri": "回调地址与登记的不一致，无法返回该应用。",
+        "request_uri_invalid": "该授权请求已失效（已使用、已过期或不属于该应用），请返回应用重新开始。",
         "client_gone": "该应用已不再登记。",
         "authorize_failed": "授权失败，请返回应用重试。",
         "account_gone": "该账户已不存在。",
@@ -353,6 +354,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cancel": "Cancel",
         "unknown_client": "The application is not registered here.",
         "bad_redirect_uri": "The redirect address is not registered for this application; we can't send you back.",
+        "request_uri_invalid": "This authorization request is no longer valid (used, expired or not this application's). "
+        "Go back to the application and start again.",
         "client_gone": "The application is no longer registered.",
         "authorize_failed": "The authorization could not be completed. Go back to the application and try again.",
         "account_gone": "The account no longer exists.",

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from idp.oauth import discovery
+from idp.oauth import discovery, sender
 from idp.oauth.provider import OAuthRequest, OAuthResponse, Provider, json_body
 from idp.oauth.userinfo import userinfo
 from idp.web.deps import get_provider
@@ -66,14 +66,19 @@ def to_response(result: OAuthResponse, extra_headers: dict[str, str] | None = No
     return Response(json_body(result), status_code=result.status, headers=headers, media_type="application/json")
 
 
+def _metadata(request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    return JSONResponse(discovery.metadata(settings.issuer, require_par=settings.require_par))
+
+
 @router.get("/.well-known/openid-configuration")
 async def openid_configuration(request: Request) -> JSONResponse:
-    return JSONResponse(discovery.metadata(request.app.state.settings.issuer))
+    return _metadata(request)
 
 
 @router.get("/.well-known/oauth-authorization-server")
 async def oauth_metadata(request: Request) -> JSONResponse:
-    return JSONResponse(discovery.metadata(request.app.state.settings.issuer))
+    return _metadata(request)
 
 
 @router.get("/jwks")
@@ -96,7 +101,8 @@ async def token(request: Request) -> Response:
     if isinstance(prepared, OAuthResponse):
         return to_response(prepared, NO_STORE)
     payload = prepared.payload.data
-    if payload.get("grant_type") == "client_credentials" and "client_assertion" not in payload:
+    fast = "client_assertion" not in payload and "dpop" not in request.headers  # a DPoP jti is a write
+    if payload.get("grant_type") == "client_credentials" and fast:
         # Machine clients with a secret: a cached client, a hash compare and a signature — no I/O to wait
         # for, so the hop to a worker thread would only cost time.
         return to_response(provider.token(prepared), NO_STORE)
@@ -147,6 +153,14 @@ async def device_authorization(request: Request, provider: ProviderDep) -> Respo
     return await _run(request, lambda r: provider.endpoint("device_authorization", r))
 
 
+@router.post("/par")
+async def pushed_authorization_request(request: Request, provider: ProviderDep) -> Response:
+    """RFC 9126 §2: push an authorization request; 201 with a single-use request_uri."""
+    return await _run(
+        request, lambda r: client_authentication_failed_is_401(provider.endpoint("pushed_authorization", r))
+    )
+
+
 @router.post("/revoke")
 async def revoke(request: Request, provider: ProviderDep) -> Response:
     return await _run(request, lambda r: unsupported_token_type_is_400(provider.endpoint("revocation", r)))
@@ -157,9 +171,16 @@ async def revoke(request: Request, provider: ProviderDep) -> Response:
 @router.get("/userinfo")
 @router.post("/userinfo")
 async def userinfo_endpoint(request: Request, provider: ProviderDep) -> Response:
-    """OIDC Core §5.3; bearer token in the Authorization header only (RFC 6750 §2.1)."""
+    """OIDC Core §5.3; the token in the Authorization header only (RFC 6750 §2.1), as a bearer token or, bound
+    to a key, with the DPoP scheme and a proof (RFC 9449 §7)."""
     header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    token = value.strip() if scheme.lower() == "bearer" else ""
-    result = await run_in_threadpool(userinfo, provider, token)
-    return to_response(result, NO_STORE)
+    url = request.app.state.settings.issuer + request.url.path
+
+    def work() -> OAuthResponse:
+        try:
+            token = sender.presented_token(provider, header, request.headers, request.method, url)
+        except sender.TokenRefused as exc:
+            return OAuthResponse(exc.status, {"error": exc.error, "error_description": exc.description}, exc.headers)
+        return userinfo(provider, token)
+
+    return to_response(await run_in_threadpool(work), NO_STORE)

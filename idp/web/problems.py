@@ -30,6 +30,8 @@ def respond(request: Request, error: YiwangError | SigningError) -> Response:
     """The response for a refusal: a page for a browser, RFC 7807 JSON for everything else."""
     challenge = getattr(error, "challenge", None)
     headers = {"WWW-Authenticate": challenge or "Bearer"} if error.status == 401 or challenge else None
+    if headers is not None:
+        headers.update(getattr(error, "extra_headers", None) or {})  # e.g. DPoP-Nonce (RFC 9449 §9)
     if _wants_page(request):
         return render(request, "error.html", {"detail": error.detail}, status_code=error.status)
     return JSONResponse(
