@@ -29,6 +29,7 @@ from idp.web import (
     audit_api,
     authorize,
     clients_api,
+    console,
     demo,
     health,
     home,
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.runtime is not None:
                 app.state.runtime.close()
 
-    app = FastAPI(title="Yiwang", version="0.1.0", lifespan=lifespan, docs_url="/admin/docs", redoc_url=None)
+    app = FastAPI(title="Yiwang", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     # Providers are wired at construction: with sandbox mode off, missing credentials or an adapter still
     # pointing at an emulator stop the service here (ProviderConfigError), before it takes any request.
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(logout.router)
     app.include_router(stepup.router)
+    console.install(app)  # /console and, for signed-in staff, /docs and /openapi.json
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)
