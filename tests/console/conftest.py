@@ -8,12 +8,14 @@ import time
 from dataclasses import dataclass
 
 import pyotp
+import pytest
 from httpx import Response
 
 from idp.oauth import totp
 from idp.proofing import binding
 from idp.records import people
 from idp.staff import roles
+from idp.settings import Settings
 from tests.oauth.conftest import Bench, bench, form_value  # noqa: F401
 
 ADMIN = {"phone": "13700137001", "id_number": "110105198001010016", "name": "王芳"}
@@ -21,6 +23,13 @@ COUNTER = {"phone": "13700137002", "id_number": "110105198001010032", "name": "�
 AUDITOR = {"phone": "13700137003", "id_number": "440305199002020058", "name": "陈静"}
 CITIZEN = {"phone": "13700137004", "id_number": "320102198511110041", "name": "赵磊"}
 OTHER = {"phone": "13700137005", "id_number": "11010519700505007X", "name": "孙丽"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """No background audit sealing: "changes nothing" is checked on a full dump of the database."""
+    settings.audit_seal_interval_s = 0
+    return settings
 
 
 @dataclass
@@ -95,3 +104,20 @@ def sign_in(bench: Bench, member: Member) -> Response:
 
 def csrf_of(html: str) -> str:
     return form_value(html, "csrf")
+
+
+def second_browser(bench: Bench) -> Bench:
+    """Another browser on the same app (its own cookies): the citizen at home while staff sit at the counter."""
+    from fastapi.testclient import TestClient
+
+    from tests.oauth.conftest import ISSUER
+
+    client = TestClient(bench.client.app, base_url=ISSUER, follow_redirects=False)
+    return Bench(client, bench.rt, bench.rp)
+
+
+def signed_in(bench: Bench, who: dict[str, str], *grants: str, hall: str | None = None) -> Member:
+    member = make_staff(bench, who, *grants, hall=hall)
+    done = sign_in(bench, member)
+    assert done.status_code == 303 and done.headers["location"] == "/console", done.text
+    return member
