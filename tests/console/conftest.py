@@ -14,9 +14,12 @@ from httpx import Response
 from idp.oauth import totp
 from idp.proofing import binding
 from idp.records import people
-from idp.staff import roles
 from idp.settings import Settings
-from tests.oauth.conftest import Bench, bench, form_value  # noqa: F401
+from idp.staff import roles
+from tests.oauth import conftest as oauth_bench
+from tests.oauth.conftest import Bench, form_value
+
+bench = oauth_bench.bench  # the OIDC bench fixture, for the tests here
 
 ADMIN = {"phone": "13700137001", "id_number": "110105198001010016", "name": "王芳"}
 COUNTER = {"phone": "13700137002", "id_number": "110105198001010032", "name": "刘洋"}
@@ -96,7 +99,9 @@ def sign_in(bench: Bench, member: Member) -> Response:
                   "code": next_code(member.secret)},
         )  # fmt: skip
     response = after_sms
-    while response.status_code in (302, 303) and not response.headers["location"].startswith("http://127.0.0.1:8000/console/callback"):
+    while response.status_code in (302, 303) and not response.headers["location"].startswith(
+        "http://127.0.0.1:8000/console/callback"
+    ):
         response = bench.client.get(response.headers["location"])
     assert response.status_code in (302, 303), response.text
     return bench.client.get(response.headers["location"])

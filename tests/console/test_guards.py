@@ -54,7 +54,10 @@ def _lock_citizen(bench: Bench) -> str:
 def _request(bench: Bench, method: str, path: str, csrf: str) -> Any:
     if method == "GET":
         return bench.client.get(path)
-    return bench.client.post(path, data={"csrf": csrf, **FORMS.get(path.rsplit("/", 1)[0] + "/" + path.rsplit("/", 1)[1], FORMS.get(path, {}))})
+    return bench.client.post(
+        path,
+        data={"csrf": csrf, **FORMS.get(path.rsplit("/", 1)[0] + "/" + path.rsplit("/", 1)[1], FORMS.get(path, {}))},
+    )
 
 
 @pytest.mark.parametrize("role", ["admin", "counter", "auditor"])
@@ -136,7 +139,9 @@ def test_granting_a_role_asks_again_for_the_second_factor(bench: Bench) -> None:
         assert sorted(session.scalars(select(StaffRole.role))) == ["admin", "auditor"]
         from idp.audit import AuditEvent
 
-        grant_event = session.scalar(select(AuditEvent).where(AuditEvent.action == "staff.grant", AuditEvent.actor == admin.person_id))
+        grant_event = session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "staff.grant", AuditEvent.actor == admin.person_id)
+        )
         assert grant_event is not None and grant_event.channel == "console"
 
 

@@ -17,7 +17,6 @@ import binascii
 import json
 from typing import Annotated, Any
 
-from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -33,6 +32,7 @@ from idp.web.console.guard import Staff
 from idp.web.console.text import console_messages
 from idp.web.deps import get_engine
 from idp.web.i18n import pick_language
+from keys.envelope import DecryptionError
 
 router = APIRouter(prefix="/console/counter", tags=["console"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
@@ -79,7 +79,7 @@ def _unseal(engine: Engine, staff: Staff, sealed: str) -> dict[str, str] | None:
     try:
         blob = base64.urlsafe_b64decode(sealed.encode())
         data: dict[str, str] = json.loads(engine.protector.decrypt(*SEALED, staff.session_key, blob))
-    except (binascii.Error, InvalidTag, ValueError, KeyError):
+    except (binascii.Error, DecryptionError, ValueError, KeyError):
         return None
     return data
 
