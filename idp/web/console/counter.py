@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -34,6 +35,7 @@ from idp.web.deps import get_engine
 from idp.web.i18n import pick_language
 from keys.envelope import DecryptionError
 
+BEIJING = timezone(timedelta(hours=8))  # China has one time zone and no daylight saving
 router = APIRouter(prefix="/console/counter", tags=["console"])
 EngineDep = Annotated[Engine, Depends(get_engine)]
 Field = Annotated[str, Form(max_length=64)]
@@ -119,7 +121,7 @@ async def lookup(
             held = people.view(session, engine.protector, holder) if holder is not None else None
             return {
                 "waiting": view,
-                "expires_at": row.expires_at,
+                "expires_at": row.expires_at.astimezone(BEIJING),
                 "holder": None if holder is None else ("same" if holder.id == person.id else "other"),
                 "holder_view": held,
                 "holder_proof": holder.id_proof if holder is not None else 0,

@@ -83,6 +83,7 @@ CONSOLE: dict[str, dict[str, str]] = {
         "staff_holder_none": "（尚无已证明的持有人）",
         "docs_intro": "运营接口与签章接口（仅限工作人员）。机器可读版本：",
         "back": "返回",
+        "beijing_time": "（北京时间）",
         "csrf_expired": "表单已过期或并非来自本站，请重试。",
     },
     "en": {
@@ -169,6 +170,7 @@ CONSOLE: dict[str, dict[str, str]] = {
         "staff_holder_none": "(nobody has proven this number yet)",
         "docs_intro": "The operator and signing APIs (staff only). Machine-readable:",
         "back": "Back",
+        "beijing_time": "(Beijing time)",
         "csrf_expired": "The form has expired or did not come from this site; please try again.",
     },
 }
