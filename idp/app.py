@@ -31,6 +31,7 @@ from idp.web import (
     authorize,
     ciba,
     clients_api,
+    console,
     demo,
     device,
     health,
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.runtime.close()
             metrics.process_exiting()
 
-    app = FastAPI(title="Yiwang", version="0.1.0", lifespan=lifespan, docs_url="/admin/docs", redoc_url=None)
+    app = FastAPI(title="Yiwang", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     # Providers are wired at construction: with sandbox mode off, missing credentials or an adapter still
     # pointing at an emulator stop the service here (ProviderConfigError), before it takes any request.
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(device.router)
     app.include_router(kiosk_api.router)
     app.include_router(ciba.router)
+    console.install(app)  # /console and, for signed-in staff, /docs and /openapi.json
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)

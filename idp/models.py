@@ -27,5 +27,6 @@ def load_all() -> None:
     import idp.operators  # noqa: F401
     import idp.proofing.models  # noqa: F401
     import idp.records.models  # noqa: F401
+    import idp.staff.models  # noqa: F401
     import keys.store  # noqa: F401
     import signing.models  # noqa: F401

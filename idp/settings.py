@@ -339,6 +339,11 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_HALLS),
         description="Service halls with an identity counter (JSON list of {id, name, address, hours}).",
     )
+    # The operator console (idp/web/console): idle and absolute session lifetimes, and how recent a second
+    # factor must be before a dangerous action (grant a role, rotate a secret, revoke a seal).
+    console_idle_s: int = Field(900, ge=60, description="Console session idle timeout (seconds).")
+    console_ttl_s: int = Field(4 * 3600, ge=300, description="Console session absolute lifetime (seconds).")
+    console_reauth_s: int = Field(300, ge=30, description="Second factor asked again after this (seconds).")
     # Identity-matching attempts (registry, carrier, UnionPay, Alipay certify, face): idp/proofing/limits.py.
     proofing_per_person_per_hour: int = 5
     proofing_per_person_per_day: int = 10

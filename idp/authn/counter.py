@@ -47,6 +47,17 @@ def issue(engine: Engine, flow_id: str, browser: str | None, cookie: str | None)
     return Shown({"code": code, "expires_at": expires})
 
 
+def waiting(engine: Engine, session: Session, code: str) -> CounterCode | None:
+    """The unredeemed, unexpired code as staff typed it (read-only: a counter front end looks before it acts)."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == DIGITS):
+        return None
+    row = session.get(CounterCode, _hash(engine, code))
+    if row is None or row.redeemed_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
 def redeem(
     engine: Engine, session: Session, code: str, *, hall: str, staff: str, name: str, id_number: str
 ) -> str | Invalid:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "operator": ("idp.cli.operator_cmd:app", "Operator API credentials."),
     "alerts": ("idp.cli.alerts_cmd:app", "Operator alerts: spending caps reached and warning thresholds passed."),
+    "staff": ("idp.cli.staff_cmd:app", "Console staff: roles granted to an ID number."),
     "face": ("idp.cli.face_cmd:app", "Face matching (face_recognition): compare two photos."),
     "adapters": ("idp.cli.adapters_cmd:app", "External providers: SMS, UnionPay, Alipay, population registry, face."),
     "client": ("idp.cli.client_cmd:app", "OAuth 2.0 / OpenID Connect clients (relying parties and services)."),

@@ -41,6 +41,9 @@ def _subject(person_id: str) -> str:
     return f"totp:{person_id}"
 
 
+lockout_subject = _subject  # the key of the person's authenticator lockout (operators unlock it)
+
+
 def is_enrolled(session: Session, person_id: str) -> bool:
     row = session.get(TotpFactor, person_id)
     return row is not None and row.confirmed

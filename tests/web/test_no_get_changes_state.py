@@ -214,13 +214,29 @@ def _signed_in_with_pending_totp(bench: Bench) -> dict[str, str]:
     return tokens
 
 
+def _console_staff(bench: Bench) -> str:
+    """A staff member (admin and counter) signed in to the console in another browser, whose console cookie the
+    crawling browser then carries: the console pages are crawled as staff, not only as the sign-in page."""
+    from tests.console.conftest import ADMIN, make_staff, second_browser, sign_in
+
+    other = second_browser(bench)
+    member = make_staff(other, ADMIN, "admin", "counter")
+    assert sign_in(other, member).status_code == 303
+    cookie = other.client.cookies.get("yw_console")
+    assert cookie is not None
+    bench.client.cookies.set("yw_console", cookie)
+    return member.person_id
+
+
 def crawl(
     bench: Bench, flows: dict[str, str], tokens: dict[str, str], *, flow_routes_only: bool = False
 ) -> dict[str, Any]:
     """GET every route (each flow where one is taken); the database changes each request made."""
     with bench.rt.transaction() as session:
         operator = operators.create(session, f"crawler-{secrets.token_hex(4)}")
+    staff_id = _console_staff(bench) if not flow_routes_only else "x"
     values = {
+        "person_id": staff_id,
         "uscc": USCC,
         "client_id": bench.rp.client_id,
         "encoded": _ocsp_request(bench),
@@ -234,6 +250,7 @@ def crawl(
     }
     paths = sorted(set(get_routes(list(bench.client.app.routes))))  # type: ignore[attr-defined]
     assert "/account/totp" in paths and "/pki/ocsp/{encoded:path}" in paths and "/sandbox/outbox/" in paths
+    assert "/console/counter" in paths and "/docs" in paths
     if flow_routes_only:
         paths = [p for p in paths if _takes_flow(bench, p)]
     changed: dict[str, Any] = {}
@@ -242,6 +259,8 @@ def crawl(
         for url, params in _requests(bench, path, flows, values):
             before = dump(bench)
             response = bench.client.get(url, params=params, headers=headers)
+            if path.startswith("/console") and path != "/console/callback" or path in ("/docs", "/openapi.json"):
+                assert response.status_code == 200, f"GET {url}: not crawled as staff ({response.status_code})"
             # Refusals are fine (that is what most of these requests get); a crash is not.
             assert response.status_code != 500, f"GET {url} {params}: {response.status_code} {response.text[:300]}"
             diff = changes(before, dump(bench))

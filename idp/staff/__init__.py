@@ -1,0 +1,1 @@
+"""Staff: persons who hold console roles, and their console sessions."""
