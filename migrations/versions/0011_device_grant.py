@@ -15,7 +15,7 @@ from alembic import op
 
 revision = "0011_device_grant"
 # The brief names "0009_national_seals"; the revision of 0009 in this tree is "0009" (re-chained at merge).
-down_revision = "0009"
+down_revision = "0010_sms_fairness"
 branch_labels = None
 depends_on = None
 

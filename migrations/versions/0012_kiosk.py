@@ -15,7 +15,7 @@ from alembic import op
 
 revision = "0012_kiosk"
 # The lead re-chains migrations at merge (the brief names "0009_national_seals"; 0009's id here is "0009").
-down_revision = "0009"
+down_revision = "0011_device_grant"
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_ciba_exchange"
-down_revision = "0009"
+down_revision = "0012_kiosk"
 branch_labels = None
 depends_on = None
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_par_dpop"
-down_revision = "0009"
+down_revision = "0013_ciba_exchange"
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_staff"
-down_revision = "0009"  # the lead re-chains migrations at merge
+down_revision = "0014_par_dpop"
 branch_labels = None
 depends_on = None
 
