@@ -51,9 +51,16 @@ def _authenticate(engine: Engine, prepared: OAuthRequest) -> Client | JSONRespon
     try:
         client: Client = engine.provider.server.authenticate_client(prepared, ["private_key_jwt"], endpoint="kiosk")
     except OAuth2Error as exc:
-        body = {"error": "invalid_client", "error_description": exc.description or "client authentication failed"}
-        return _json(401, body, {"WWW-Authenticate": 'Basic realm="yiwang", error="invalid_client"'})
+        return _invalid_client(exc.description or "client authentication failed")
+    named = prepared.form.get("client_id")
+    if named is not None and named != client.client_id:  # RFC 7521 §4.2: it must name the assertion's subject
+        return _invalid_client("client_id is not the assertion's subject")
     return client
+
+
+def _invalid_client(description: str) -> JSONResponse:
+    body = {"error": "invalid_client", "error_description": description}
+    return _json(401, body, {"WWW-Authenticate": 'Basic realm="yiwang", error="invalid_client"'})
 
 
 def _kiosk(engine: Engine, prepared: OAuthRequest) -> identify.Kiosk | JSONResponse:

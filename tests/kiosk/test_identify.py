@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from adapters.face import DlibFaceMatcher
 from idp.audit import AuditEvent
 from idp.kiosk import identify, simulator
+from idp.kiosk.models import KioskChallenge
 from idp.oauth import tokens
 from idp.oauth.acr import LOA3
 from idp.oauth.models import LoginSession, PairwiseSubject, RefreshToken
@@ -90,13 +91,26 @@ def test_the_same_person_gets_loa3_tokens_for_that_kiosk_only(hall: Hall) -> Non
 
 
 def test_another_person_at_the_camera_is_refused_and_changes_nothing(hall: Hall) -> None:
+    """Biden at the camera with Obama's card. The shared photos hold no turned view of Biden, so the stored
+    challenge is narrowed to a blink (which his frames do perform): liveness passes, the face comparison refuses."""
     kiosk = hall.register()
     before = _counts(hall)
-    biden = simulator.states(kit.photo("biden_1.jpg"), kit.photo("biden_2.jpg"))
-    outcome = _run(kiosk, card("obama_1.jpg"), biden)
-    assert outcome.status == 400 and outcome.body["reason"] in ("face_mismatch", "liveness_failed"), outcome.body
+    issued = kiosk.challenge()
+    with hall.rt.transaction() as session:
+        for row in session.scalars(select(KioskChallenge).where(KioskChallenge.client_id == kiosk.client_id)):
+            row.actions = "blink"
+    biden = {
+        "open": simulator.camera_frame(kit.photo("biden_2.jpg")),
+        "closed": simulator.close_eyes(kit.photo("biden_2.jpg")),
+    }
+    outcome = kiosk.identify(issued.body["challenge_id"], card("obama_1.jpg"), simulator.sequence(["blink"], biden))
+    _refused(hall, outcome, "face_mismatch")
     assert _counts(hall) == before
     assert _kiosk_events(hall)[-1][0] == "refused"
+    # The same frames against a challenge they don't perform: liveness refuses first.
+    again = kiosk.challenge()
+    frames = simulator.sequence(["blink"], biden)
+    _refused(hall, kiosk.identify(again.body["challenge_id"], card("obama_1.jpg"), frames), "liveness_failed")
 
 
 def test_a_chip_photo_of_someone_else_is_refused(hall: Hall) -> None:

@@ -192,3 +192,15 @@ def test_a_chip_photo_with_too_many_pixels_is_refused_from_its_header(hall: Hall
     chip = Card("赵磊", "32010219750111006X", "2020-01-01", "2040-01-01", _jpeg((2600, 1400)))
     answer = kiosk.identify(issued.body["challenge_id"], chip, [_jpeg((64, 64))])
     assert (answer.status, answer.body["reason"]) == (400, "bad_chip_photo")
+
+
+def test_a_client_id_other_than_the_assertions_subject_is_refused(hall: Hall) -> None:
+    kiosk, other = hall.register(), hall.register()
+    form = {
+        "client_id": other.client_id,
+        "client_assertion_type": simulator.ASSERTION_TYPE,
+        "client_assertion": kiosk.assertion(),
+        "hall": "city",
+    }
+    answer = hall.client.post("/kiosk/v1/challenge", data=form)
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
