@@ -111,7 +111,7 @@ class PushedAuthorization(TokenEndpoint):  # type: ignore[misc]
             raise RequestNotSupportedError("request objects are not supported; push the parameters themselves")
         self._bind_dpop_key(request, params)
         # §2.1 step 3: what the authorization endpoint would check, now, before any request_uri exists.
-        validate_authorization_request(self.server, self.provider.settings.issuer, params)
+        validate_authorization_request(self.server, self.provider.settings.issuer, params, type(request))
         return Pushed(request=request, client=client, params=params)
 
     def _bind_dpop_key(self, request: Any, params: dict[str, str]) -> None:
@@ -147,12 +147,11 @@ class PushedAuthorization(TokenEndpoint):  # type: ignore[misc]
         return 201, body, [("Cache-Control", "no-store")]
 
 
-def validate_authorization_request(server: Any, issuer: str, params: dict[str, str]) -> None:
+def validate_authorization_request(server: Any, issuer: str, params: dict[str, str], request_type: Any) -> None:
     """The authorization endpoint's protocol checks (Authlib's grant, with PKCE and OpenID hooks), without a
-    person: `prompt` is judged when the request is used (RFC 9126 §2.1 allows checks it cannot make yet)."""
-    from idp.oauth.provider import OAuthRequest
-
-    oauth_req = OAuthRequest("GET", f"{issuer}/authorize", {}, list(params.items()), [])
+    person: `prompt` is judged when the request is used (RFC 9126 §2.1 allows checks it cannot make yet).
+    `request_type` is the provider's request class (passed in: the provider imports this module)."""
+    oauth_req = request_type("GET", f"{issuer}/authorize", {}, list(params.items()), [])
     oauth_req.user = None
     try:
         grant = server.get_authorization_grant(oauth_req)

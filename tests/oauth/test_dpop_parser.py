@@ -110,3 +110,22 @@ def test_nonces_rotate_and_the_previous_one_stays_good_for_one_window() -> None:
 def test_a_thumbprint_is_43_base64url_characters_of_sha256() -> None:
     assert dpop.is_thumbprint(KEY.thumbprint())
     assert not dpop.is_thumbprint("x" * 42) and not dpop.is_thumbprint("+" * 43)
+
+
+def test_redis_replay_store_refuses_a_second_use() -> None:
+    """Several workers share the jti store through Redis (DB 13, a key prefix of this test's own)."""
+    import secrets
+
+    import redis
+
+    url = "redis://127.0.0.1:6379/13"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    prefix = f"yw-test-dpop-{secrets.token_hex(4)}:"
+    one, other = dpop.RedisReplay(url, prefix), dpop.RedisReplay(url, prefix)
+    expires = int(time.time()) + 30
+    assert one.first_use("k", expires) is True
+    assert other.first_use("k", expires) is False
+    assert other.first_use("k2", expires) is True
