@@ -29,7 +29,6 @@ from idp.web import (
     audit_api,
     authorize,
     clients_api,
-    console,
     demo,
     health,
     home,
@@ -41,6 +40,7 @@ from idp.web import (
     stepup,
 )
 from idp.web.body_limit import BodyLimit, BodyTooLarge, Limits, handle_body_too_large
+from idp.web.console.mount import install as install_console
 from idp.web.operator_first import OperatorFirst
 from idp.web.security_headers import SecurityHeaders
 from idp.web.signing_host import IdpSigningHost
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(login.router)
     app.include_router(logout.router)
     app.include_router(stepup.router)
-    console.install(app)  # /console and, for signed-in staff, /docs and /openapi.json
+    install_console(app)  # /console and, for signed-in staff, /docs and /openapi.json
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)
