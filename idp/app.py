@@ -31,7 +31,6 @@ from idp.web import (
     authorize,
     ciba,
     clients_api,
-    console,
     demo,
     device,
     health,
@@ -47,6 +46,7 @@ from idp.web import (
     stepup,
 )
 from idp.web.body_limit import BodyLimit, BodyTooLarge, Limits, handle_body_too_large
+from idp.web.console.mount import install as install_console
 from idp.web.observe import Observe
 from idp.web.operator_first import OperatorFirst
 from idp.web.security_headers import SecurityHeaders
@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(device.router)
     app.include_router(kiosk_api.router)
     app.include_router(ciba.router)
-    console.install(app)  # /console and, for signed-in staff, /docs and /openapi.json
+    install_console(app)  # /console and, for signed-in staff, /docs and /openapi.json
     if settings.sandbox:
         app.include_router(sandbox.router)
         app.include_router(demo.router)

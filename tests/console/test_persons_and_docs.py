@@ -30,7 +30,9 @@ def test_admin_finds_a_person_by_id_number_or_phone_and_sees_only_masked_data(be
         assert found.status_code == 303 and found.headers["location"] == f"/console/persons/{person_id}"
     page = bench.client.get(f"/console/persons/{person_id}")
     assert page.status_code == 200
-    assert CITIZEN["id_number"] not in page.text and CITIZEN["phone"] not in page.text and CITIZEN["name"] not in page.text
+    assert (
+        CITIZEN["id_number"] not in page.text and CITIZEN["phone"] not in page.text and CITIZEN["name"] not in page.text
+    )
     assert "320***********0041" in page.text and "赵*" in page.text and "proofing.raise" in page.text
     assert "锁定至" in page.text
     missing = bench.client.post("/console/persons/find", data={"csrf": csrf, "query": "13900000000"})

@@ -18,7 +18,9 @@ def test_grant_list_revoke(bench: Bench, rt: Runtime) -> None:
     granted = cli.invoke(app, ["staff", "grant", "--id-number", ADMIN["id_number"], "--role", "admin"])
     assert granted.exit_code == 0, granted.output
     assert ADMIN["id_number"] not in granted.stdout and "110***********0016" in granted.stdout
-    hall = cli.invoke(app, ["staff", "grant", "--id-number", COUNTER["id_number"], "--role", "counter", "--hall", "east"])
+    hall = cli.invoke(
+        app, ["staff", "grant", "--id-number", COUNTER["id_number"], "--role", "counter", "--hall", "east"]
+    )
     assert hall.exit_code == 0, hall.output
     listed = cli.invoke(app, ["staff", "list"]).stdout
     assert "admin: 110***********0016 王*" in listed and "counter@east: -" in listed.replace(" @", "@")

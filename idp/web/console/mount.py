@@ -1,0 +1,13 @@
+"""Wiring the staff console into the app: its refusal handler and its routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from idp.web.console import counter, docs, guard, persons, signin, staff
+
+
+def install(app: FastAPI) -> None:
+    guard.install(app)
+    for module in (signin, counter, persons, staff, docs):
+        app.include_router(module.router)
