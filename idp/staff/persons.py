@@ -48,28 +48,33 @@ def find(session: Session, protector: Protector, query: str) -> Person | None:
         return None
 
 
-def _subjects(person: Person) -> dict[str, str]:
-    out = {"totp": totp.lockout_subject(person.id)}
+def _lockouts(session: Session, person: Person, *, lock: bool = False) -> list[tuple[str, Lockout]]:
+    """The person's authenticator lockout and their number's SMS lockouts (one per device that failed)."""
+    found: list[tuple[str, Lockout]] = []
+    row = session.get(Lockout, totp.lockout_subject(person.id), with_for_update=lock)
+    if row is not None:
+        found.append(("totp", row))
     if person.phone_bidx:
-        out["phone"] = otp.phone_subject(person.phone_bidx)
-    return out
+        query = select(Lockout).where(
+            Lockout.subject.startswith(otp.phone_subjects(person.phone_bidx), autoescape=True)
+        )
+        found += [("phone", row) for row in session.scalars(query.with_for_update() if lock else query)]
+    return found
 
 
 def lockouts(session: Session, person: Person) -> list[Lock]:
-    out = []
-    for kind, subject in _subjects(person).items():
-        row = session.get(Lockout, subject)
-        if row is not None and (row.failures or row.locked_until):
-            out.append(Lock(kind, row.locked_until, row.failures))
-    return out
+    return [
+        Lock(kind, row.locked_until, row.failures)
+        for kind, row in _lockouts(session, person)
+        if row.failures or row.locked_until
+    ]
 
 
 def unlock(session: Session, person: Person, *, actor: str) -> int:
     """Clear the person's SMS and authenticator lockouts (the backoff history too); how many were cleared."""
     cleared = 0
-    for subject in _subjects(person).values():
-        row = session.get(Lockout, subject, with_for_update=True)
-        if row is not None and (row.failures or row.locked_until or row.lockouts):
+    for _, row in _lockouts(session, person, lock=True):
+        if row.failures or row.locked_until or row.lockouts:
             row.failures, row.lockouts, row.locked_until = 0, 0, None
             cleared += 1
     audit.record(

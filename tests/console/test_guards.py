@@ -47,7 +47,7 @@ def _lock_citizen(bench: Bench) -> str:
         person = people.get(session, person_id)
         assert person.phone_bidx is not None
         for _ in range(5):
-            otp.record_failure(session, otp.phone_subject(person.phone_bidx), 5)
+            otp.record_failure(session, otp.phone_subject(person.phone_bidx, "a-device"), 5)
     return person_id
 
 
@@ -76,7 +76,7 @@ def test_every_page_refuses_the_roles_it_is_not_for_and_changes_nothing(bench: B
         assert response.status_code == 403, f"{role} {method} {path}: {response.status_code}"
         assert changes(before, after) == {}, f"{role} {method} {path} changed {changes(before, after)}"
     with bench.rt.transaction() as session:  # only the admin unlocked the citizen
-        lock = session.get(Lockout, otp.phone_subject(people.get(session, person_id).phone_bidx or ""))
+        lock = session.get(Lockout, otp.phone_subject(people.get(session, person_id).phone_bidx or "", "a-device"))
         assert lock is not None and (lock.locked_until is None) == (role == "admin")
 
 

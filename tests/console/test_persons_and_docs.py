@@ -17,7 +17,7 @@ def _locked_citizen(bench: Bench) -> str:
         bidx = people.get(session, person_id).phone_bidx
         assert bidx is not None
         for _ in range(5):
-            otp.record_failure(session, otp.phone_subject(bidx), 5)
+            otp.record_failure(session, otp.phone_subject(bidx, "a-device"), 5)
     return person_id
 
 
