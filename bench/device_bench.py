@@ -141,7 +141,7 @@ async def run(base: str, client_id: str, kiosks: int, polite: bool) -> tuple[Tal
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kiosks", type=int, default=50)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     ap.add_argument("--database-url", default=None, help="default: SQLite in a temporary directory")
     ap.add_argument("--polite", action="store_true", help="wait the interval between polls (RFC 8628 §3.5)")
     args = ap.parse_args()
