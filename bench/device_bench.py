@@ -108,8 +108,16 @@ async def kiosk(base: str, client_id: str, index: int, polite: bool, tally: Tall
         while True:
             if polite:
                 await asyncio.sleep(interval)
-            answer = await http.post("/token", data=form)
+            try:
+                answer = await http.post("/token", data=form)
+            except httpx.TransportError:  # a dropped connection: a kiosk polls again, as it would after a 503
+                tally.answers["connection_error"] += 1
+                continue
             tally.polls += 1
+            if answer.status_code == 503:
+                tally.answers["busy_503"] += 1
+                await asyncio.sleep(float(answer.headers.get("retry-after", "1")))
+                continue
             body = answer.json()
             if answer.status_code == 200:
                 tally.tokens += 1
