@@ -134,7 +134,7 @@ def test_sign_in_here_with_the_number_pad_leaves_no_sso_cookie(
     screen.wait_for_selector("input[name=code]")
     screen.click("input[name=code]")
     for digit in live_server.sms_code(number):
-        screen.locator(".kiosk-pad button[data-key='%s']" % digit).click()
+        pad.locator(f"button[data-key='{digit}']").click()
     screen.check("#agree")
     screen.click("button[name=decision][value=approve]")
     screen.wait_for_selector("#kiosk-status")
