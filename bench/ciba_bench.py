@@ -88,7 +88,7 @@ def yiwang(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
-def wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 300) -> None:
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 600) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -276,7 +276,11 @@ def main() -> None:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            wait_healthy(base, proc)
+            try:
+                wait_healthy(base, proc)
+            except SystemExit:
+                print((workdir / "server.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+                raise
             rp = yiwang(env, workdir, "client", "add", "--name", "12345 bench", "--grant", CIBA,
                         "--backchannel-delivery-mode", "poll", "--scope", "openid", "--json")  # fmt: skip
             auth = (rp["client_id"], rp["client_secret"])
