@@ -207,7 +207,8 @@ async def approvals(base: str, auth: tuple[str, str], k: int) -> dict[str, Any]:
     if bad:
         raise SystemExit(f"backchannel requests refused: {Counter(bad)}")
     ids = [a.json() for a in acks]
-    until = time.monotonic() + 280
+    # Poll for as long as the request lives (expires_in), plus one interval for the last poll to land.
+    until = time.monotonic() + int(ids[0]["expires_in"]) + int(ids[0]["interval"])
     began = time.monotonic()
     waits = [agent_waits(base, auth, a["auth_req_id"], a["interval"], until) for a in ids]
     citizens = [citizen_approves(base, p) for p in numbers]
@@ -224,6 +225,7 @@ async def approvals(base: str, auth: tuple[str, str], k: int) -> dict[str, Any]:
         "lost_approvals": lost,
         "distinct_subjects": len(subs),
         "approval_errors": failures[:5],
+        "agent_errors": dict(Counter(str(t.get("error")) for t in tokens if isinstance(t, dict) and not t.get("ok"))),
         "seconds": round(time.monotonic() - began, 1),
         "mean_polls": round(statistics.mean([t["polls"] for t in got]), 1) if got else 0,
     }
