@@ -88,7 +88,7 @@ def yiwang(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout))
 
 
-def wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 300) -> None:
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 600) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -207,7 +207,8 @@ async def approvals(base: str, auth: tuple[str, str], k: int) -> dict[str, Any]:
     if bad:
         raise SystemExit(f"backchannel requests refused: {Counter(bad)}")
     ids = [a.json() for a in acks]
-    until = time.monotonic() + 280
+    # Poll for as long as the request lives (expires_in), plus one interval for the last poll to land.
+    until = time.monotonic() + int(ids[0]["expires_in"]) + int(ids[0]["interval"])
     began = time.monotonic()
     waits = [agent_waits(base, auth, a["auth_req_id"], a["interval"], until) for a in ids]
     citizens = [citizen_approves(base, p) for p in numbers]
@@ -224,6 +225,7 @@ async def approvals(base: str, auth: tuple[str, str], k: int) -> dict[str, Any]:
         "lost_approvals": lost,
         "distinct_subjects": len(subs),
         "approval_errors": failures[:5],
+        "agent_errors": dict(Counter(str(t.get("error")) for t in tokens if isinstance(t, dict) and not t.get("ok"))),
         "seconds": round(time.monotonic() - began, 1),
         "mean_polls": round(statistics.mean([t["polls"] for t in got]), 1) if got else 0,
     }
@@ -276,7 +278,11 @@ def main() -> None:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            wait_healthy(base, proc)
+            try:
+                wait_healthy(base, proc)
+            except SystemExit:
+                print((workdir / "server.log").read_text(errors="replace")[-3000:], file=sys.stderr)
+                raise
             rp = yiwang(env, workdir, "client", "add", "--name", "12345 bench", "--grant", CIBA,
                         "--backchannel-delivery-mode", "poll", "--scope", "openid", "--json")  # fmt: skip
             auth = (rp["client_id"], rp["client_secret"])
