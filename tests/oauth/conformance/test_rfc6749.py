@@ -228,7 +228,5 @@ def test_client_credentials_gets_no_refresh_token(bench: Bench) -> None:
     )
     assert response.status_code == 200, response.text
     assert "refresh_token" not in response.json()
-    refused = bench.client.post(
-        "/token", data={"grant_type": "client_credentials", "client_id": machine.client_id}
-    )
+    refused = bench.client.post("/token", data={"grant_type": "client_credentials", "client_id": machine.client_id})
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
