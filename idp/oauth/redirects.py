@@ -6,9 +6,13 @@ No wildcards, no normalisation: `https://a.example/cb` and `https://a.example/cb
 from __future__ import annotations
 
 import hmac
+import re
 from urllib.parse import urlsplit
 
 _LOOPBACK = ("127.0.0.1", "[::1]", "localhost")
+# A native app's loopback redirect: http, an IP literal, any port (RFC 8252 §7.3, RFC 9700 §2.1). Not
+# `localhost` (RFC 8252 §8.3: NOT RECOMMENDED), so that is matched exactly like any other URI.
+_LOOPBACK_PORT = re.compile(r"http://(127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?(?=[/?]|$)")
 
 
 def registration_problem(uri: str) -> str | None:
@@ -39,8 +43,19 @@ def registration_problem(uri: str) -> str | None:
     return None
 
 
+def _without_loopback_port(uri: str) -> str | None:
+    found = _LOOPBACK_PORT.match(uri)
+    return None if found is None else f"http://{found.group(1)}{uri[found.end() :]}"
+
+
 def matches(candidate: str, registered: tuple[str, ...] | list[str]) -> bool:
-    """Exact, case-sensitive string equality with one registered URI."""
+    """Exact, case-sensitive string equality with one registered URI; for a loopback IP literal over http the
+    port may vary (RFC 9700 §2.1: the authorization server MUST allow variable ports there)."""
     if not candidate:
         return False
-    return any(hmac.compare_digest(candidate.encode(), r.encode()) for r in registered)
+    if any(hmac.compare_digest(candidate.encode(), r.encode()) for r in registered):
+        return True
+    portless = _without_loopback_port(candidate)
+    if portless is None:
+        return False
+    return any(hmac.compare_digest(portless.encode(), (_without_loopback_port(r) or "").encode()) for r in registered)

@@ -111,7 +111,9 @@ def near_misses(draw: st.DrawFn) -> tuple[str, str]:
     elif kind == "traversal":
         miss = uri + draw(st.sampled_from(["/..;/evil", "/../evil", "/./", "/%2e%2e/evil", "/..%2fevil"]))
     elif kind == "authority":
-        change = draw(st.sampled_from(["user", "at-evil", "port", "no-port", "dot", "sub"]))
+        # A loopback IP literal's port may vary (RFC 9700 §2.1, RFC 8252 §7.3): no near miss there.
+        ports = [] if uri.startswith("http://127.0.0.1") else ["port", "no-port"]
+        change = draw(st.sampled_from(["user", "at-evil", *ports, "dot", "sub"]))
         miss = _with_authority(uri, change)
     elif kind == "scheme":
         scheme = uri.split(":", 1)[0]
@@ -142,3 +144,23 @@ def test_every_near_miss_of_a_registered_uri_is_refused(pair: tuple[str, str]) -
 @given(st.text(max_size=60))
 def test_arbitrary_text_matches_only_when_registered(candidate: str) -> None:
     assert redirects.matches(candidate, REGISTERED) == (candidate in REGISTERED)
+
+
+def test_a_loopback_redirect_may_use_any_port() -> None:
+    """RFC 9700 §2.1 / RFC 8252 §7.3: a native app's http loopback IP redirect URI matches on any port; nothing
+    else about it may vary, and `localhost` and https URIs keep exact matching."""
+    registered = ["http://127.0.0.1/cb", "http://[::1]:8080/cb?x=1", "http://localhost:5000/cb", "https://a.example/cb"]
+    assert redirects.matches("http://127.0.0.1:61234/cb", registered)
+    assert redirects.matches("http://[::1]/cb?x=1", registered)
+    for miss in (
+        "http://127.0.0.1:61234/cb/",
+        "http://127.0.0.1:61234/other",
+        "http://127.0.0.1.evil.example/cb",
+        "http://evil@127.0.0.1:1/cb",
+        "https://127.0.0.1:61234/cb",
+        "http://[::1]:9/cb?x=2",
+        "http://localhost:5001/cb",
+        "https://a.example:444/cb",
+        "http://127.0.0.1:1@evil.example/cb",
+    ):
+        assert not redirects.matches(miss, registered), miss
