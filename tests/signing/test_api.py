@@ -148,8 +148,11 @@ def test_a_client_seals_a_pdf_and_anyone_verifies_it(
 def test_policy_and_tokens_are_enforced(client: TestClient, world: dict[str, Any], module_rt: Runtime) -> None:
     before = records(module_rt)
     url = f"/signing/v1/seals/{world['seal']}/sign"
-    assert client.post(url, **upload()).status_code == 401  # no token
-    assert client.post(url, headers=bearer("not-a-token"), **upload()).status_code == 401
+    anonymous = client.post(url, **upload())
+    # RFC 6750 §3.1: without credentials the challenge carries no error code; with a bad token it does.
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"] == 'Bearer realm="yiwang"'
+    bad = client.post(url, headers=bearer("not-a-token"), **upload())
+    assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["www-authenticate"]
     forbidden = client.post(url, headers=bearer(world["stranger_token"]), **upload())
     assert forbidden.status_code == 403 and "does not allow client" in forbidden.json()["detail"]
     sign_only = _cc_token(client, world["stranger"], scope="sign")
