@@ -89,7 +89,7 @@ class Runtime:
         self.engine.dispose()
 
 
-def _master_key(settings: Settings, create: bool) -> bytes:
+def master_key(settings: Settings, create: bool) -> bytes:
     secret = settings.master_key.get_secret_value() if settings.master_key else None
     try:
         return keys.load_master_key(
@@ -125,7 +125,7 @@ def initialise(settings: Settings) -> list[str]:
         before = migrate.current_revision(engine)
         migrate.upgrade(engine)
         created = [] if before == migrate.head_revision() else ["database schema"]
-        master = _master_key(settings, create=True)
+        master = master_key(settings, create=True)
         with transaction(session_factory(engine)) as session:
             made = keystore.ensure_keys(session, master, settings.token_alg)
             from signing import pki  # the one place idp calls into signing: its CAs are made with the keys
@@ -148,7 +148,7 @@ def open_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.db_url)
     try:
         check_database(engine)
-        master = _master_key(settings, create=False)
+        master = master_key(settings, create=False)
         sessions = session_factory(engine)
         protector = Protector.from_database(lambda: read_only(engine), master)
     except keys.MasterKeyError as exc:

@@ -40,6 +40,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "signing.cli.verify:verify_command",
         "Verify every signature in a PDF or seal in an OFD (exit 0 all valid, 1 any invalid, 2 unreadable input).",
     ),
+    "backup": (
+        "idp.cli.backup_cmd:backup_command",
+        "Write a backup of the database (its sealed keys included) to a file sealed under the master key.",
+    ),
+    "restore": (
+        "idp.cli.backup_cmd:restore_command",
+        "Restore a backup into a new, empty database (YIWANG_DATABASE_URL), with the master key that made it.",
+    ),
     "render": (
         "signing.cli.render:render_command",
         "Render an OFD page (the first by default) with every seal placed on it, to PNG.",
