@@ -135,8 +135,9 @@ def _totp_page(request: Request, engine: Engine, flow_id: str, shown: Invalid | 
 @router.get("/login/totp")
 async def totp_page(request: Request, engine: EngineDep, flow: str = "") -> Response:
     if not await run_in_threadpool(second_factor.pending, engine, flow, browser_id(request)):
-        return respond(request, Refused("send_first"))
-    return _totp_page(request, engine, flow)
+        frame = await run_in_threadpool(kiosk.for_flow_id, engine, request, flow)
+        return respond(request, Refused("send_first"), kiosk=lambda: frame)
+    return await run_in_threadpool(_totp_page, request, engine, flow)
 
 
 @router.post("/login/totp")
