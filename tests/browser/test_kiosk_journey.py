@@ -142,6 +142,9 @@ def test_finish_on_the_step_up_page_clears_the_screen(
     # Signed in, the level not yet reached: the step-up page, in the frame; the cookie dies with the browser.
     _check_frame(page, width)
     assert page.locator("a[href^='/stepup/counter']").count() == 1
+    for choice in page.locator("details > summary").all():  # the method choices open on a touch
+        box = choice.bounding_box()
+        assert box is not None and box["height"] >= (96 if width == "kiosk" else 56)
     cookies = _session_cookies(context)
     assert len(cookies) == 1 and cookies[0]["expires"] == -1  # a session cookie: no Max-Age, no Expires
     shot(page, f"{width}-stepup")
