@@ -63,6 +63,12 @@ class Engine:
     def client_of(self, flow: AuthFlow) -> Client | None:
         return self.provider.clients.get(flow.client_id)
 
+    def shared_screen(self, flow: AuthFlow) -> bool:
+        """The journey runs on a shared device (a kiosk client's screen): its sign-in lasts only as long as the
+        journey. A device-grant journey is the exception: it runs on the person's own phone."""
+        client = self.client_of(flow)
+        return client is not None and client.shared_device and not device.is_device(flow)
+
     def demand_of(self, flow: AuthFlow) -> Demand | None:
         client = self.client_of(flow)
         return Demand.of(journey.request(flow), client) if client else None
@@ -288,9 +294,7 @@ class Engine:
         """All factors done: a new SSO session (new cookie, new sid), recorded in the journey and audited."""
         amr = acr.with_mfa(amr)
         level = acr.session_level(person.proofing_level, amr)
-        client = self.client_of(flow)
-        shared = client is not None and client.shared_device and not device.is_device(flow)
-        ttl = self.settings.shared_session_ttl if shared else self.settings.session_ttl
+        ttl = self.settings.shared_session_ttl if self.shared_screen(flow) else self.settings.session_ttl
         cookie, login = sessions.create(session, person.id, acr.acr_for(level), amr, ttl)
         journey.update(flow, **{journey.FRESH_SID: login.sid, journey.AMR: None})
         flow.person_id, flow.otp_id, flow.pending_factors = person.id, None, []
@@ -349,7 +353,10 @@ class Engine:
         req = journey.request(flow)
         if not approve:
             self._finish(session, flow)
-            return Redirect(self._error(req, "access_denied", "the person declined"))
+            shared = self.shared_screen(flow)
+            if shared:
+                sessions.end(session, login)  # declining on a shared screen ends the sign-in too
+            return Redirect(self._error(req, "access_denied", "the person declined"), end_session=shared)
         client = self.client_of(flow)
         if client is None:
             return Refused("client_gone")

@@ -58,7 +58,9 @@ Outcome = Step | Redirect | Invalid | Refused | Shown
 
 @dataclass(frozen=True)
 class Result:
-    """An outcome, and the new SSO session cookie when this step signed the person in."""
+    """An outcome, and the new SSO session cookie when this step signed the person in. `lasting`: the cookie
+    outlives the browser session; not on a shared device, where it must end with the journey (and the browser)."""
 
     outcome: Outcome
     cookie: str | None = None
+    lasting: bool = True

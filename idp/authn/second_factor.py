@@ -36,4 +36,4 @@ def submit(engine: Engine, flow_id: str, browser: str | None, code: str) -> Resu
         first = flow.params.get(journey.AMR, "").split()
         channel = flow.params.get(journey.CHANNEL, "web")
         cookie, login = engine.sign_in(session, flow, person, [*first, "otp"], channel=channel)
-        return Result(engine.advance(session, flow, login), cookie)
+        return Result(engine.advance(session, flow, login), cookie, not engine.shared_screen(flow))

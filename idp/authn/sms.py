@@ -190,6 +190,7 @@ def submit(
             journey.update(flow, **{journey.AMR: "sms", journey.SENT_AT: None})
             return Result(Step("totp", flow.id))
         cookie, login = engine.sign_in(session, flow, person, ["sms"], channel=channel)
+        lasting = not engine.shared_screen(flow)
         if approve_scopes:
-            return Result(engine.give_consent(session, flow, login, True), cookie)
-        return Result(engine.advance(session, flow, login), cookie)
+            return Result(engine.give_consent(session, flow, login, True), cookie, lasting)
+        return Result(engine.advance(session, flow, login), cookie, lasting)

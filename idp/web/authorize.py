@@ -13,6 +13,7 @@ from idp.authn import journey
 from idp.authn.engine import Engine
 from idp.authn.outcome import Refused
 from idp.oauth import scopes, sessions
+from idp.web import kiosk
 from idp.web.browser import browser_id, check_csrf, csrf_token, ensure_browser, set_browser
 from idp.web.deps import get_engine
 from idp.web.i18n import pick_language
@@ -87,8 +88,9 @@ async def consent_page(request: Request, engine: EngineDep, flow: str = "") -> R
             "items": scopes.describe(requested, pick_language(request)),
             "flow": current.id,
             "csrf": csrf_token(engine.protector, "consent", current.id, request.cookies.get("yw_b", "")),
+            "kiosk": kiosk.for_journey(engine, request, current),
         }
-        return render(request, "consent.html", context)
+        return kiosk.private(render(request, "consent.html", context), context["kiosk"])
 
     return await run_in_threadpool(work)
 
@@ -103,5 +105,6 @@ async def consent_submit(
 ) -> Response:
     check_csrf(engine.protector, request, csrf, "consent", flow)
     cookie = request.cookies.get(sessions.COOKIE)
+    frame = await run_in_threadpool(kiosk.for_flow_id, engine, request, flow)  # before the journey ends
     outcome = await run_in_threadpool(engine.consent, flow, browser_id(request), cookie, decision == "approve")
-    return respond(request, outcome)
+    return respond(request, outcome, kiosk=lambda: frame)

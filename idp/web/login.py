@@ -68,9 +68,7 @@ def _login_page(
         "locked": False,
         "notice": None,
     }
-    context["kiosk"] = kiosk.journey_frame(
-        engine.settings, client, "/login/code", {"flow": flow.id, "csrf": context["csrf"], "decision": "cancel"}
-    )
+    context["kiosk"] = kiosk.for_journey(engine, request, flow)
     status = 200
     if isinstance(shown, Invalid):
         context.update(error=describe(shown, lang), error_field=shown.field, locked=bool(shown.params.get("locked")))
@@ -127,17 +125,19 @@ async def check_code(
 def _totp_page(request: Request, engine: Engine, flow_id: str, shown: Invalid | Shown | None = None) -> Response:
     csrf = csrf_token(engine.protector, "login", flow_id, request.cookies.get("yw_b", ""))
     context: dict[str, Any] = {"flow": flow_id, "csrf": csrf, "error": None}
+    context["kiosk"] = kiosk.for_flow_id(engine, request, flow_id)
     status = 200
     if isinstance(shown, Invalid):
         context["error"], status = describe(shown, pick_language(request)), shown.status
-    return render(request, "login_totp.html", context, status_code=status)
+    return kiosk.private(render(request, "login_totp.html", context, status_code=status), context["kiosk"])
 
 
 @router.get("/login/totp")
 async def totp_page(request: Request, engine: EngineDep, flow: str = "") -> Response:
     if not await run_in_threadpool(second_factor.pending, engine, flow, browser_id(request)):
-        return respond(request, Refused("send_first"))
-    return _totp_page(request, engine, flow)
+        frame = await run_in_threadpool(kiosk.for_flow_id, engine, request, flow)
+        return respond(request, Refused("send_first"), kiosk=lambda: frame)
+    return await run_in_threadpool(_totp_page, request, engine, flow)
 
 
 @router.post("/login/totp")
@@ -145,8 +145,9 @@ async def check_totp(
     request: Request, engine: EngineDep, flow: Field = "", csrf: Field = "", code: Field = ""
 ) -> Response:
     check_csrf(engine.protector, request, csrf, "login", flow)
+    frame = await run_in_threadpool(kiosk.for_flow_id, engine, request, flow)  # for an error page on the way
     result = await run_in_threadpool(second_factor.submit, engine, flow, browser_id(request), code)
-    return respond(request, result, lambda shown: _totp_page(request, engine, flow, shown))
+    return respond(request, result, lambda shown: _totp_page(request, engine, flow, shown), lambda: frame)
 
 
 @router.get("/login/alipay")

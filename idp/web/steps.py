@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -55,9 +56,12 @@ def respond(
     request: Request,
     result: Result | Outcome,
     again: Callable[[Invalid | Shown], Response] | None = None,
+    kiosk: Callable[[], dict[str, Any] | None] | None = None,
 ) -> Response:
-    """`again` renders the page the person is on, with a form error or new facts."""
+    """`again` renders the page the person is on, with a form error or new facts; `kiosk` gives the shared-screen
+    frame (idp/web/kiosk.py) of an error page reached during a journey."""
     outcome, cookie = (result.outcome, result.cookie) if isinstance(result, Result) else (result, None)
+    lasting = not isinstance(result, Result) or result.lasting
     response: Response
     if isinstance(outcome, Step):
         response = RedirectResponse(step_location(outcome), 303)
@@ -71,7 +75,12 @@ def respond(
     else:
         message = outcome if isinstance(outcome, (Invalid, Refused)) else Refused("authorize_failed")
         status = message.status
-        response = render(request, "error.html", {"detail": describe(message, pick_language(request))}, status)
+        frame = kiosk() if kiosk is not None else None
+        response = render(
+            request, "error.html", {"detail": describe(message, pick_language(request)), "kiosk": frame}, status
+        )
+        if frame:
+            response.headers.update({"Cache-Control": "no-store", "Pragma": "no-cache"})
     if cookie is not None:
         settings = request.app.state.settings
         response.set_cookie(
@@ -80,6 +89,7 @@ def respond(
             httponly=True,
             samesite="lax",
             secure=settings.issuer.startswith("https"),
-            max_age=settings.session_ttl,
+            # On a shared device a session cookie (no Max-Age/Expires): closing the browser forgets it too.
+            max_age=settings.session_ttl if lasting else None,
         )
     return response

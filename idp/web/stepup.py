@@ -22,6 +22,7 @@ from idp.authn.outcome import Invalid, Outcome, Redirect, Shown, Step
 from idp.masking import mask_id_number
 from idp.oauth import sessions
 from idp.proofing import service
+from idp.web import kiosk
 from idp.web.browser import browser_id, check_csrf, csrf_token
 from idp.web.deps import get_engine
 from idp.web.i18n import messages, pick_language
@@ -55,6 +56,7 @@ def _page(
     with engine.reading() as session:
         ctx = stepup.context(engine, session, flow_id, browser, cookie)
         claimed = stepup.identity(engine, session, ctx) is not None
+    frame = kiosk.for_journey(engine, request, ctx.flow)
     t = messages(pick_language(request))
     context: dict[str, Any] = {
         "flow": flow_id,
@@ -75,12 +77,13 @@ def _page(
         "error": None,
         "error_field": None,
         "method": typed.get("method", ""),
+        "kiosk": frame,
     }
     status = 200
     if isinstance(shown, Invalid):
         context.update(error=describe(shown, pick_language(request)), error_field=shown.field)
         status = shown.status
-    response = render(request, "stepup.html", context, status_code=status)
+    response = kiosk.private(render(request, "stepup.html", context, status_code=status), frame)
     if isinstance(shown, Invalid) and status == 429 and "seconds" in shown.params:
         response.headers["Retry-After"] = str(shown.params["seconds"])
     return response
@@ -92,7 +95,8 @@ def _masked_id(raw: str | None) -> str:
 
 def _run(request: Request, engine: Engine, flow: str, call: Any, **typed: str) -> Response:
     outcome: Outcome = call()
-    return respond(request, outcome, lambda shown: _page(request, engine, flow, shown, **typed))
+    again = lambda shown: _page(request, engine, flow, shown, **typed)  # noqa: E731
+    return respond(request, outcome, again, lambda: kiosk.for_flow_id(engine, request, flow))
 
 
 @router.get("")
@@ -104,7 +108,7 @@ async def stepup_page(request: Request, engine: EngineDep, flow: str = "") -> Re
 async def decline(request: Request, engine: EngineDep, flow: Field = "", csrf: Field = "") -> Response:
     check_csrf(engine.protector, request, csrf, "stepup", flow)
     browser, cookie = _who(request)
-    return respond(request, await run_in_threadpool(engine.decline_stepup, flow, browser, cookie))
+    return await run_in_threadpool(_run, request, engine, flow, lambda: engine.decline_stepup(flow, browser, cookie))
 
 
 @router.post("/registry")
@@ -186,9 +190,10 @@ async def face_page(request: Request, engine: EngineDep, flow: str = "") -> Resp
         shown = face.page(engine, flow, browser, cookie)
         if isinstance(shown, Invalid):
             return _page(request, engine, flow, shown)
-        context = {"flow": flow, "csrf": _csrf(engine, request, flow)}
+        frame = kiosk.for_flow_id(engine, request, flow)
+        context = {"flow": flow, "csrf": _csrf(engine, request, flow), "kiosk": frame}
         name = "stepup_face_consent.html" if shown.facts["consent_needed"] else "stepup_face.html"
-        return render(request, name, context)
+        return kiosk.private(render(request, name, context), frame)
 
     return await run_in_threadpool(work)
 
@@ -286,6 +291,7 @@ def _counter_page(request: Request, engine: Engine, flow: str, shown: Invalid | 
         "code": None,
         "qr": None,
         "error": None,
+        "kiosk": kiosk.for_flow_id(engine, request, flow) if flow else None,
     }
     status = 200
     if isinstance(shown, Shown) and shown.facts.get("code"):
@@ -295,13 +301,13 @@ def _counter_page(request: Request, engine: Engine, flow: str, shown: Invalid | 
         context.update(code=f"{code[:4]} {code[4:]}", qr=svg.getvalue().decode())
     elif isinstance(shown, Invalid):
         context["error"], status = describe(shown, pick_language(request)), shown.status
-    return render(request, "stepup_counter.html", context, status_code=status)
+    return kiosk.private(render(request, "stepup_counter.html", context, status_code=status), context["kiosk"])
 
 
 @router.get("/counter")
 async def counter_page(request: Request, engine: EngineDep, flow: str = "") -> Response:
     """The non-face way to become a real person: in person, at a service counter, with the ID card."""
-    return _counter_page(request, engine, flow)
+    return await run_in_threadpool(_counter_page, request, engine, flow)
 
 
 @router.post("/counter")
@@ -310,7 +316,7 @@ async def counter_code(request: Request, engine: EngineDep, flow: Field = "", cs
     browser, cookie = _who(request)
     call = lambda: counter.issue(engine, flow, browser, cookie)  # noqa: E731
     shown = await run_in_threadpool(call)
-    return _counter_page(request, engine, flow, shown)
+    return await run_in_threadpool(_counter_page, request, engine, flow, shown)
 
 
 @router.post("/counter/continue")
@@ -318,5 +324,9 @@ async def counter_continue(request: Request, engine: EngineDep, flow: Field = ""
     check_csrf(engine.protector, request, csrf, "stepup", flow)
     browser, cookie = _who(request)
     call = lambda: counter.proceed(engine, flow, browser, cookie)  # noqa: E731
-    outcome = await run_in_threadpool(call)
-    return respond(request, outcome, lambda shown: _counter_page(request, engine, flow, shown))
+    return await run_in_threadpool(_run_counter, request, engine, flow, call)
+
+
+def _run_counter(request: Request, engine: Engine, flow: str, call: Any) -> Response:
+    again = lambda shown: _counter_page(request, engine, flow, shown)  # noqa: E731
+    return respond(request, call(), again, lambda: kiosk.for_flow_id(engine, request, flow))

@@ -34,13 +34,14 @@
   // Leaving by the back button must not show the previous person's page from memory.
   window.addEventListener("pageshow", function (e) { if (e.persisted) window.location.reload(); });
 
-  // The number pad: for phone numbers and codes; the system keyboard stays away (inputmode=none).
+  // The number pad: for phone numbers and codes; the system keyboard stays away (inputmode=none) from fields
+  // that take digits only. A field marked data-pad (a TOTP code, or a recovery code with letters) keeps it.
   var template = document.getElementById("kiosk-pad-template");
-  var fields = Array.prototype.slice.call(document.querySelectorAll("input[inputmode=numeric]"));
+  var fields = Array.prototype.slice.call(document.querySelectorAll("input[inputmode=numeric], input[data-pad]"));
   if (template && fields.length) {
     var target = fields.filter(function (f) { return !f.value; })[0] || fields[0];
     fields.forEach(function (f) {
-      f.setAttribute("inputmode", "none");
+      if (!f.hasAttribute("data-pad")) f.setAttribute("inputmode", "none");
       f.setAttribute("autocomplete", "off");
       f.addEventListener("focus", function () { target = f; });
     });
