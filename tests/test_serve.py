@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,38 +12,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.kit.waiting import wait_until
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 120) -> None:
-    # Generous: each spawned worker imports the whole service, and CI machines are shared.
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early with {proc.returncode}")
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(healthy, seconds, "the server becoming healthy", interval=0.2)
+from tests.kit.served import free_port, wait_healthy
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_first_run_serves_logs_masked_and_shuts_down_gracefully(tmp_path: Path, workers: int) -> None:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
     env |= {"YIWANG_DATA_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "idp.cli.main", "serve", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, proc)
+        wait_healthy(base, proc)
         ready = httpx.get(f"{base}/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["status"] == "ready"
         home = httpx.get(f"{base}/", timeout=5)

@@ -1,7 +1,7 @@
 """A kiosk simulator: plays the ID-card reader and the camera against the real kiosk HTTP API.
 
-Frames are built from photos the way tests/kit/liveness_frames.py builds them (real images through the whole
-face pipeline on the server; nothing is replaced): per liveness state,
+Frames are built from photos (real images through the whole face pipeline on the server; nothing is replaced;
+the tests' liveness kit, tests/kit/liveness_frames.py, builds its frames here too): per liveness state,
 
 - `open`: the frontal photo, at camera size (640 px, JPEG);
 - `closed`: the frontal photo with both eye openings painted over in the skin colour below each eye and a lash

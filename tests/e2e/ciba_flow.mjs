@@ -10,50 +10,15 @@
 // Prints `WAITING`, then one JSON object as the last line of stdout; exits 1 with a clear message on failure.
 
 import * as oauth from 'oauth4webapi'
-import { createInterface } from 'node:readline'
+import { check, citizenApproves, discover, flow, loopbackOptions, need, refusal } from './kit.mjs'
 
-const results = { ok: false, steps: {} }
-let currentStep = 'setup'
-
-class StepError extends Error {}
-
-function check(condition, message) {
-  if (!condition) throw new StepError(message)
-}
-
-function need(name) {
-  const value = process.env[name]
-  check(value, `environment variable ${name} is required`)
-  return value
-}
-
-async function step(name, fn) {
-  currentStep = name
-  const report = await fn()
-  results.steps[name] = { ok: true, ...report }
-}
-
-function describeError(err) {
-  if (err instanceof oauth.ResponseBodyError) {
-    return `${err.message}: HTTP ${err.status} ${err.error}${err.error_description ? ` (${err.error_description})` : ''}`
-  }
-  if (err instanceof oauth.OperationProcessingError) return `${err.message} [${err.code}]`
-  return err?.stack || String(err)
-}
+const { results, step, run } = flow('ciba_flow')
 
 // The error code of a refused grant request, as oauth4webapi reports it (it throws ResponseBodyError).
 async function grantError(as, client, auth, authReqId, opts) {
   const response = await oauth.backchannelAuthenticationGrantRequest(as, client, auth, authReqId, opts)
-  try {
-    await oauth.processBackchannelAuthenticationGrantResponse(as, client, response)
-  } catch (err) {
-    if (err instanceof oauth.ResponseBodyError) return err.error
-    throw err
-  }
-  return null
+  return refusal(() => oauth.processBackchannelAuthenticationGrantResponse(as, client, response))
 }
-
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 
 async function main() {
   const issuer = new URL(need('ISSUER'))
@@ -61,12 +26,11 @@ async function main() {
   const clientSecret = need('CLIENT_SECRET')
   const phone = need('PHONE')
   const unknownPhone = need('UNKNOWN_PHONE')
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname)
-  const opts = { [oauth.allowInsecureRequests]: loopback }
+  const opts = loopbackOptions(issuer)
 
   let as
   await step('discovery', async () => {
-    as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...opts, algorithm: 'oidc' }))
+    as = await discover(issuer, opts)
     check(typeof as.backchannel_authentication_endpoint === 'string', 'discovery lacks backchannel_authentication_endpoint')
     check(as.grant_types_supported?.includes('urn:openid:params:grant-type:ciba'), 'discovery lacks the CIBA grant')
     return {
@@ -78,16 +42,18 @@ async function main() {
 
   const client = { client_id: clientId }
   const auth = oauth.ClientSecretBasic(clientSecret)
-
-  let ack
-  await step('backchannel_authentication', async () => {
-    const response = await oauth.backchannelAuthenticationRequest(
+  const ask = (loginHint) =>
+    oauth.backchannelAuthenticationRequest(
       as,
       client,
       auth,
-      { scope: 'openid profile', login_hint: phone, binding_message: '工单 4711' },
+      { scope: 'openid profile', login_hint: loginHint, binding_message: '工单 4711' },
       opts,
     )
+
+  let ack
+  await step('backchannel_authentication', async () => {
+    const response = await ask(phone)
     ack = await oauth.processBackchannelAuthenticationResponse(as, client, response)
     return { expires_in: ack.expires_in, interval: ack.interval, auth_req_id_length: ack.auth_req_id.length }
   })
@@ -96,13 +62,7 @@ async function main() {
 
   let unknownAck
   await step('unknown_phone', async () => {
-    const response = await oauth.backchannelAuthenticationRequest(
-      as,
-      client,
-      auth,
-      { scope: 'openid profile', login_hint: unknownPhone, binding_message: '工单 4711' },
-      opts,
-    )
+    const response = await ask(unknownPhone)
     unknownAck = await oauth.processBackchannelAuthenticationResponse(as, client, response)
     return {
       status: response.status,
@@ -113,9 +73,7 @@ async function main() {
   })
 
   await step('citizen_approves', async () => {
-    process.stdout.write('WAITING\n')
-    const { value } = await lines.next()
-    check(value?.trim() === 'APPROVED', `the driver said ${JSON.stringify(value)}`)
+    await citizenApproves()
     return {}
   })
 
@@ -136,19 +94,6 @@ async function main() {
   await step('unknown_still_pending', async () => ({
     error: await grantError(as, client, auth, unknownAck.auth_req_id, opts),
   }))
-
-  results.ok = true
 }
 
-try {
-  await main()
-  process.stdout.write(JSON.stringify(results) + '\n')
-  process.exit(0)
-} catch (err) {
-  const message = err instanceof StepError ? err.message : describeError(err)
-  results.failed_step = currentStep
-  results.error = message
-  process.stdout.write(JSON.stringify(results) + '\n')
-  process.stderr.write(`ciba_flow: step "${currentStep}" failed: ${message}\n`)
-  process.exit(1)
-}
+await run(main)

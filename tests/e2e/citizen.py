@@ -1,34 +1,48 @@
-"""The citizen's side of CIBA over plain HTTP, as a phone's browser does it: the SMS link from the sandbox outbox,
-the approval page, the sign-in by SMS code, approve or decline. For the end-to-end drivers beside this file."""
+"""The citizen's side over plain HTTP, as a phone's browser does it: the sign-in by SMS code (read from the sandbox
+outbox), and for CIBA the SMS link, the approval page, approve or decline. For the end-to-end drivers beside this
+file."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_oauth4webapi import _free_port, _wait_healthy
+from tests.e2e.node import start_node
+from tests.kit.served import Served
 
 LINK = re.compile(r"/ciba/([A-Za-z0-9_-]{20,64})")
 
 
-def _field(html: str, name: str) -> str:
+def field(html: str, name: str) -> str:
+    """The value of a page's (hidden) input `name`."""
     found = re.search(rf'name="{name}" value="([^"]*)"', html)
     assert found, f"no {name} in the page"
     return found.group(1)
+
+
+def register(served: Served, phone: str) -> None:
+    """A registered person with `phone`: whom a back end can name in a CIBA request."""
+    served.yiwang("person", "add", "--id-number", "11010519491231002X", "--name", "张三", "--phone", phone, "--json")
 
 
 def _outbox(http: httpx.Client, phone: str) -> list[dict[str, str]]:
     response = http.get("/sandbox/sms/outbox", params={"phone": phone})
     assert response.status_code == 200, response.text
     return list(response.json()["messages"])
+
+
+def sign_in(http: httpx.Client, login_page: str, phone: str) -> httpx.Response:
+    """Sign in by SMS on the login page at `login_page`: send the code, read it from the sandbox outbox, post it
+    (agreeing and approving on the same page). Returns the provider's answer to the code."""
+    login = http.get(login_page)
+    form = {"flow": field(login.text, "flow"), "csrf": field(login.text, "csrf"), "phone": phone}
+    sent = http.post("/login/sms", data=form)
+    assert sent.status_code == 200, sent.text
+    code = str(_outbox(http, phone)[0]["code"])
+    return http.post("/login/code", data={**form, "code": code, "agree": "yes", "decision": "approve"})
 
 
 def answer(base: str, phone: str, decision: str = "approve") -> str:
@@ -38,61 +52,22 @@ def answer(base: str, phone: str, decision: str = "approve") -> str:
         link = next(found.group(1) for text in texts if (found := LINK.search(text)))
         page = http.get(f"/ciba/{link}")
         assert page.status_code == 200, page.text
-        started = http.post(f"/ciba/{link}/sign-in", data={"csrf": _field(page.text, "csrf")})
+        started = http.post(f"/ciba/{link}/sign-in", data={"csrf": field(page.text, "csrf")})
         assert started.status_code == 303, started.text
-        login = http.get(started.headers["location"])
-        form = {"flow": _field(login.text, "flow"), "csrf": _field(login.text, "csrf"), "phone": phone}
-        sent = http.post("/login/sms", data=form)
-        assert sent.status_code == 200, sent.text
-        code = str(_outbox(http, phone)[0]["code"])
-        response = http.post("/login/code", data={**form, "code": code, "agree": "yes", "decision": "approve"})
+        response = sign_in(http, started.headers["location"], phone)
         while response.status_code in (302, 303):
             response = http.get(response.headers["location"])
         assert 'value="approve"' in response.text, response.text
-        done = http.post(f"/ciba/{link}/decide", data={"csrf": _field(response.text, "csrf"), "decision": decision})
+        done = http.post(f"/ciba/{link}/decide", data={"csrf": field(response.text, "csrf"), "decision": decision})
         assert done.status_code == 200, done.text
         return done.text
 
 
-@contextmanager
-def yiwang_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A real `yiwang serve` on a free port in a fresh data directory: its base URL and environment."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
-    env |= {"YIWANG_DATA_DIR": str(tmp_path / "var"), "YIWANG_ISSUER": base, "PYTHONUNBUFFERED": "1"}
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "idp.cli.main", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_healthy(base, proc, 240)  # a busy machine starts slowly
-        yield base, env
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def run_flow(node: str, script: Path, flow_env: dict[str, str], base: str, phone: str) -> tuple[int, str, str]:
+def run_flow(
+    node: str, script: Path, flow_env: dict[str, str], base: str, phone: str
+) -> subprocess.CompletedProcess[str]:
     """Run a Node flow that prints `WAITING` when the citizen must approve; approve, tell it, collect its output."""
-    flow = subprocess.Popen(
-        [node, str(script)],
-        cwd=script.parent,
-        env={"PATH": os.environ.get("PATH", ""), **flow_env},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    flow = start_node(node, script, flow_env, stdin=True)
     assert flow.stdout is not None and flow.stdin is not None
     try:
         first = flow.stdout.readline()
@@ -101,9 +76,9 @@ def run_flow(node: str, script: Path, flow_env: dict[str, str], base: str, phone
             flow.stdin.write("APPROVED\n")
             flow.stdin.flush()
             out, err = flow.communicate(timeout=120)
-            return flow.returncode, out, err
+            return subprocess.CompletedProcess(flow.args, flow.returncode, out, err)
         out, err = flow.communicate(timeout=60)
-        return flow.returncode, first + out, err
+        return subprocess.CompletedProcess(flow.args, flow.returncode, first + out, err)
     finally:
         if flow.poll() is None:
             flow.kill()

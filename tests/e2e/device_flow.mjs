@@ -11,24 +11,9 @@
 // Last line on stdout: one JSON object with every step's report; exit 1 with `error` on failure.
 
 import * as oauth from 'oauth4webapi'
+import { check, discover, fail, flow, loopbackOptions, need, refusal } from './kit.mjs'
 
-const results = { ok: false, steps: {} }
-let currentStep = 'setup'
-
-function fail(message) {
-  throw new Error(message)
-}
-
-function need(name) {
-  const value = process.env[name]
-  if (!value) fail(`environment variable ${name} is required`)
-  return value
-}
-
-async function step(name, fn) {
-  currentStep = name
-  results.steps[name] = { ok: true, ...(await fn()) }
-}
+const { step, run } = flow('device_flow')
 
 const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000))
 
@@ -60,11 +45,11 @@ async function pollUntilDecided(as, client, clientAuth, deviceCode, interval, op
 
 async function main() {
   const issuer = new URL(need('ISSUER'))
-  const opts = { [oauth.allowInsecureRequests]: issuer.hostname === '127.0.0.1' }
+  const opts = loopbackOptions(issuer)
   let as
 
   await step('discovery', async () => {
-    as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...opts, algorithm: 'oidc' }))
+    as = await discover(issuer, opts)
     return {
       device_authorization_endpoint: as.device_authorization_endpoint,
       grant_types_supported: as.grant_types_supported,
@@ -93,13 +78,9 @@ async function main() {
     const answers = []
     for (let i = 0; i < 2; i++) {
       const response = await oauth.deviceCodeGrantRequest(as, kiosk, kioskAuth, grant.device_code, opts)
-      try {
-        await oauth.processDeviceCodeResponse(as, kiosk, response)
-        fail('tokens before anyone approved')
-      } catch (err) {
-        if (!(err instanceof oauth.ResponseBodyError)) throw err
-        answers.push(err.error)
-      }
+      const error = await refusal(() => oauth.processDeviceCodeResponse(as, kiosk, response))
+      check(error, 'tokens before anyone approved')
+      answers.push(error)
     }
     return { answers }
   })
@@ -128,13 +109,9 @@ async function main() {
 
   await step('single_use', async () => {
     const response = await oauth.deviceCodeGrantRequest(as, kiosk, kioskAuth, grant.device_code, opts)
-    try {
-      await oauth.processDeviceCodeResponse(as, kiosk, response)
-      fail('a device code gave tokens twice')
-    } catch (err) {
-      if (!(err instanceof oauth.ResponseBodyError)) throw err
-      return { error: err.error }
-    }
+    const error = await refusal(() => oauth.processDeviceCodeResponse(as, kiosk, response))
+    check(error, 'a device code gave tokens twice')
+    return { error }
   })
 
   await step('declined', async () => {
@@ -145,15 +122,6 @@ async function main() {
     const polled = await pollUntilDecided(as, publicKiosk, oauth.None(), second.device_code, second.interval ?? 5, opts)
     return { error: polled.error, status: polled.status, seen: polled.seen }
   })
-
-  results.ok = true
 }
 
-try {
-  await main()
-} catch (err) {
-  results.error = `${currentStep}: ${err instanceof oauth.ResponseBodyError ? `${err.error} ${err.error_description ?? ''}` : err?.stack || err}`
-  process.stderr.write(results.error + '\n')
-}
-process.stdout.write(JSON.stringify({ event: 'done', ...results }) + '\n')
-process.exit(results.ok ? 0 : 1)
+await run(main)

@@ -10,44 +10,20 @@
 // Prints `WAITING`, then one JSON object as the last line of stdout; exits 1 with a clear message on failure.
 
 import * as oauth from 'oauth4webapi'
-import { createInterface } from 'node:readline'
+import {
+  check,
+  citizenApproves,
+  decodeJwtPayload as payload,
+  discover,
+  flow,
+  loopbackOptions,
+  need,
+  refusal,
+} from './kit.mjs'
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ACCESS = 'urn:ietf:params:oauth:token-type:access_token'
-const results = { ok: false, steps: {} }
-let currentStep = 'setup'
-
-class StepError extends Error {}
-
-function check(condition, message) {
-  if (!condition) throw new StepError(message)
-}
-
-function need(name) {
-  const value = process.env[name]
-  check(value, `environment variable ${name} is required`)
-  return value
-}
-
-async function step(name, fn) {
-  currentStep = name
-  const report = await fn()
-  results.steps[name] = { ok: true, ...report }
-}
-
-function describeError(err) {
-  if (err instanceof oauth.ResponseBodyError) {
-    return `${err.message}: HTTP ${err.status} ${err.error}${err.error_description ? ` (${err.error_description})` : ''}`
-  }
-  if (err instanceof oauth.OperationProcessingError) return `${err.message} [${err.code}]`
-  return err?.stack || String(err)
-}
-
-function payload(jwt) {
-  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString())
-}
-
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
+const { results, step, run } = flow('exchange_flow')
 
 async function main() {
   const issuer = new URL(need('ISSUER'))
@@ -55,12 +31,11 @@ async function main() {
   const auth = oauth.ClientSecretBasic(need('CLIENT_SECRET'))
   const audience = need('AUDIENCE')
   const otherAudience = need('OTHER_AUDIENCE')
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname)
-  const opts = { [oauth.allowInsecureRequests]: loopback }
+  const opts = loopbackOptions(issuer)
 
   let as
   await step('discovery', async () => {
-    as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...opts, algorithm: 'oidc' }))
+    as = await discover(issuer, opts)
     check(as.grant_types_supported?.includes(EXCHANGE), 'discovery lacks the token-exchange grant')
     return {}
   })
@@ -75,9 +50,7 @@ async function main() {
       opts,
     )
     const ack = await oauth.processBackchannelAuthenticationResponse(as, client, request)
-    process.stdout.write('WAITING\n')
-    const { value } = await lines.next()
-    check(value?.trim() === 'APPROVED', `the driver said ${JSON.stringify(value)}`)
+    await citizenApproves()
     const response = await oauth.backchannelAuthenticationGrantRequest(as, client, auth, ack.auth_req_id, opts)
     subject = (await oauth.processBackchannelAuthenticationGrantResponse(as, client, response)).access_token
     return { scope: payload(subject).scope }
@@ -108,30 +81,11 @@ async function main() {
     }
   })
 
-  const refusal = async (extra) => {
-    try {
-      await oauth.processGenericTokenEndpointResponse(as, client, await exchange(extra))
-    } catch (err) {
-      if (err instanceof oauth.ResponseBodyError) return { error: err.error }
-      throw err
-    }
-    return { error: null }
-  }
-  await step('other_audience', () => refusal({ audience: otherAudience }))
-  await step('wider_scope', () => refusal({ audience, scope: 'openid phone' }))
-
-  results.ok = true
+  const refused = async (extra) => ({
+    error: await refusal(async () => oauth.processGenericTokenEndpointResponse(as, client, await exchange(extra))),
+  })
+  await step('other_audience', () => refused({ audience: otherAudience }))
+  await step('wider_scope', () => refused({ audience, scope: 'openid phone' }))
 }
 
-try {
-  await main()
-  process.stdout.write(JSON.stringify(results) + '\n')
-  process.exit(0)
-} catch (err) {
-  const message = err instanceof StepError ? err.message : describeError(err)
-  results.failed_step = currentStep
-  results.error = message
-  process.stdout.write(JSON.stringify(results) + '\n')
-  process.stderr.write(`exchange_flow: step "${currentStep}" failed: ${message}\n`)
-  process.exit(1)
-}
+await run(main)

@@ -3,220 +3,31 @@
 // Everything protocol-related is oauth4webapi's (discovery, PKCE, authorization URL, authorization response
 // validation incl. RFC 9207 `iss`, code exchange with strict ID token validation, userinfo, refresh,
 // revocation, introspection, RP-initiated logout). The "browser" part (redirects, cookies, the server-rendered
-// login/consent forms, the sandbox SMS outbox) is plain fetch with `redirect: "manual"` and a tiny cookie jar.
-// The redirect_uri and post_logout_redirect_uri are never fetched, only parsed.
+// login/consent forms, the sandbox SMS outbox) is plain fetch with `redirect: "manual"` and a tiny cookie jar
+// (kit.mjs). The redirect_uri and post_logout_redirect_uri are never fetched, only parsed.
 //
 // Env: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, PHONE, POST_LOGOUT_REDIRECT_URI;
 //      optional PUBLIC_CLIENT_ID + PUBLIC_REDIRECT_URI (a public client: PKCE required, no secret);
 //      optional ID_TOKEN_ALG (default ES256).
-// Prints one JSON object to stdout; exits 1 with a clear message (stderr, and `error` in the JSON) on failure.
+// Prints one JSON object (one line) to stdout; exits 1 with a clear message (stderr, and `error` in the JSON) on failure.
 
 import * as oauth from 'oauth4webapi'
+import {
+  Browser,
+  check,
+  decodeJwtPayload,
+  discover,
+  flow,
+  hiddenInputs,
+  loopbackOptions,
+  need,
+  pageError,
+  refusal,
+  sameEndpoint,
+  signInAndConsent,
+} from './kit.mjs'
 
-const results = { ok: false, steps: {} }
-let currentStep = 'setup'
-
-class StepError extends Error {}
-
-function fail(message) {
-  throw new StepError(message)
-}
-
-function check(condition, message) {
-  if (!condition) fail(message)
-}
-
-function need(name) {
-  const value = process.env[name]
-  if (!value) fail(`environment variable ${name} is required`)
-  return value
-}
-
-// Run one step; what it returns is its report in the output (values it produces go to outer variables).
-async function step(name, fn) {
-  currentStep = name
-  const report = await fn()
-  results.steps[name] = { ok: true, ...report }
-}
-
-function describeError(err) {
-  if (err instanceof oauth.ResponseBodyError) {
-    return `${err.message}: HTTP ${err.status} ${err.error}${err.error_description ? ` (${err.error_description})` : ''}`
-  }
-  if (err instanceof oauth.AuthorizationResponseError) {
-    return `${err.message}: ${err.error}${err.error_description ? ` (${err.error_description})` : ''}`
-  }
-  if (err instanceof oauth.WWWAuthenticateChallengeError) {
-    return `${err.message}: ${JSON.stringify(err.cause)}`
-  }
-  if (err instanceof oauth.OperationProcessingError) {
-    const cause = err.cause ? ` ${JSON.stringify(err.cause, (k, v) => (v instanceof Response ? undefined : v))}` : ''
-    return `${err.message} [${err.code}]${cause}`
-  }
-  return err?.stack || String(err)
-}
-
-// --- the "browser": manual redirects, a tiny cookie jar, hidden form fields -------------------------------------
-
-class Browser {
-  constructor(origin, clientUris) {
-    this.origin = new URL(origin).origin
-    this.clientUris = clientUris // the client's own addresses: parsed when redirected to, never fetched
-    this.jar = new Map() // name -> value (one host: the provider's)
-    this.visited = []
-  }
-
-  cookieHeader() {
-    return [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ')
-  }
-
-  store(response) {
-    for (const line of response.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(';')
-      const eq = pair.indexOf('=')
-      const name = pair.slice(0, eq).trim()
-      let value = pair.slice(eq + 1).trim()
-      if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
-      let expired = false
-      for (const attr of attrs) {
-        const [k, v = ''] = attr.split('=')
-        const key = k.trim().toLowerCase()
-        if (key === 'max-age' && Number(v) <= 0) expired = true
-        if (key === 'expires' && Date.parse(v) <= Date.now()) expired = true
-      }
-      if (expired) this.jar.delete(name)
-      else this.jar.set(name, value)
-    }
-  }
-
-  async request(url, { method = 'GET', form } = {}) {
-    const target = new URL(url, this.origin)
-    check(target.origin === this.origin, `the browser was sent off the provider, to ${target.href}`)
-    const headers = { accept: 'text/html,application/json', 'accept-language': 'en' }
-    const cookie = this.cookieHeader()
-    if (cookie) headers.cookie = cookie
-    let body
-    if (form) {
-      headers['content-type'] = 'application/x-www-form-urlencoded'
-      body = new URLSearchParams(form).toString()
-    }
-    const response = await fetch(target, { method, headers, body, redirect: 'manual' })
-    this.store(response)
-    this.visited.push(`${method} ${target.pathname} -> ${response.status}`)
-    return response
-  }
-
-  // Follow redirects on the provider; stop (without fetching) at the client's addresses or outside the provider.
-  async follow(url, init) {
-    let response = await this.request(url, init)
-    for (let hops = 0; hops < 20; hops++) {
-      if (![301, 302, 303, 307, 308].includes(response.status)) {
-        return { response, url: new URL(response.url || url, this.origin) }
-      }
-      const location = response.headers.get('location')
-      check(location, `redirect ${response.status} without a Location header`)
-      const next = new URL(location, response.url || this.origin)
-      if (next.origin !== this.origin || this.clientUris.some((u) => sameEndpoint(u, next.href))) {
-        return { redirectedTo: next }
-      }
-      await response.arrayBuffer()
-      response = await this.request(next.href)
-      url = next.href
-    }
-    fail('more than 20 redirects')
-  }
-}
-
-function decodeEntities(text) {
-  return text
-    .replace(/&#(\d+);/g, (_, n) => String.fromCodePoint(Number(n)))
-    .replace(/&#x([0-9a-f]+);/gi, (_, n) => String.fromCodePoint(parseInt(n, 16)))
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;|&apos;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-}
-
-function hiddenInputs(html, action) {
-  const forms = [...html.matchAll(/<form\b[^>]*\baction="([^"]*)"[^>]*>([\s\S]*?)<\/form>/gi)]
-  const form = forms.find((m) => decodeEntities(m[1]) === action)
-  check(form, `no form posting to ${action} on the page`)
-  const fields = {}
-  for (const input of form[2].matchAll(/<input\b[^>]*>/gi)) {
-    const tag = input[0]
-    if (!/\btype="hidden"/i.test(tag)) continue
-    const name = /\bname="([^"]*)"/i.exec(tag)?.[1]
-    const value = /\bvalue="([^"]*)"/i.exec(tag)?.[1] ?? ''
-    if (name) fields[decodeEntities(name)] = decodeEntities(value)
-  }
-  return fields
-}
-
-function pageError(html) {
-  const m = /<p class="error"[^>]*>([\s\S]*?)<\/p>/i.exec(html) || /<main[^>]*>([\s\S]*?)<\/main>/i.exec(html)
-  return m
-    ? decodeEntities(
-        m[1]
-          .replace(/<[^>]+>/g, ' ')
-          .replace(/\s+/g, ' ')
-          .trim(),
-      ).slice(0, 300)
-    : ''
-}
-
-// Drive the provider's pages (login by SMS, consent) until it redirects back to the client.
-async function signInAndConsent(browser, authorizationUrl, phone, log) {
-  let { response, url, redirectedTo } = await browser.follow(authorizationUrl.href)
-  for (let pages = 0; pages < 10; pages++) {
-    if (redirectedTo) return redirectedTo
-    const html = await response.text()
-    check(response.status === 200, `${url.pathname} answered ${response.status}: ${pageError(html)}`)
-    if (url.pathname === '/login') {
-      // Phone and code on one page: the form posts to /login/code; its send-code button to /login/sms.
-      const fields = hiddenInputs(html, '/login/code')
-      check(fields.flow && fields.csrf, 'the login form lacks flow/csrf')
-      log.push('login page')
-      ;({ response, url, redirectedTo } = await browser.follow('/login/sms', {
-        method: 'POST',
-        form: { ...fields, phone },
-      }))
-    } else if (url.pathname === '/login/sms') {
-      // The same page again, now with the code sent: the code, the user agreement and the consent, in one post.
-      const fields = hiddenInputs(html, '/login/code')
-      const outbox = await browser.request(`/sandbox/sms/outbox?phone=${encodeURIComponent(phone)}`)
-      check(outbox.status === 200, `the sandbox SMS outbox answered ${outbox.status}`)
-      const { messages } = await outbox.json()
-      const code = messages?.[0]?.code
-      check(/^\d{6}$/.test(code ?? ''), `no 6-digit code in the SMS outbox: ${JSON.stringify(messages)}`)
-      log.push('sms code read from the sandbox outbox')
-      ;({ response, url, redirectedTo } = await browser.follow('/login/code', {
-        method: 'POST',
-        form: { ...fields, phone, code, agree: 'yes', decision: 'approve' },
-      }))
-    } else if (url.pathname === '/consent') {
-      const fields = hiddenInputs(html, '/consent')
-      log.push('consent page')
-      ;({ response, url, redirectedTo } = await browser.follow('/consent', {
-        method: 'POST',
-        form: { ...fields, decision: 'approve' },
-      }))
-    } else {
-      fail(`unexpected page ${url.pathname} (${response.status}): ${pageError(html)}`)
-    }
-  }
-  fail('too many pages without getting back to the client')
-}
-
-function sameEndpoint(a, b) {
-  const x = new URL(a)
-  const y = new URL(b)
-  return x.origin === y.origin && x.pathname === y.pathname
-}
-
-function decodeJwtPayload(jwt) {
-  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString())
-}
+const { results, step, run } = flow('oidc_flow')
 
 async function expectInactive(as, client, auth, token, opts) {
   const response = await oauth.introspectionRequest(as, client, auth, token, opts)
@@ -237,15 +48,11 @@ async function main() {
   const publicClientId = process.env.PUBLIC_CLIENT_ID
   const publicRedirectUri = process.env.PUBLIC_REDIRECT_URI || redirectUri
   const idTokenAlg = process.env.ID_TOKEN_ALG || 'ES256'
-
-  // Plain http is allowed only because the provider under test listens on loopback.
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname)
-  const opts = { [oauth.allowInsecureRequests]: loopback }
+  const opts = loopbackOptions(issuer)
 
   let as
   await step('discovery', async () => {
-    const response = await oauth.discoveryRequest(issuer, { ...opts, algorithm: 'oidc' })
-    as = await oauth.processDiscoveryResponse(issuer, response)
+    as = await discover(issuer, opts)
     for (const name of [
       'authorization_endpoint',
       'token_endpoint',
@@ -410,13 +217,9 @@ async function main() {
       codeVerifier,
       opts,
     )
-    let error
-    try {
-      await oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: nonce })
-    } catch (err) {
-      if (!(err instanceof oauth.ResponseBodyError)) throw err
-      error = err.error
-    }
+    const error = await refusal(() =>
+      oauth.processAuthorizationCodeResponse(as, client, response, { expectedNonce: nonce }),
+    )
     check(error === 'invalid_grant', `a replayed code was answered with ${error ?? 'tokens'}`)
     const r = await expectInactive(as, client, clientAuth, first.access_token, opts)
     return { error, first_access_token_active_after: r.active }
@@ -434,13 +237,10 @@ async function main() {
       url.searchParams.set('state', s)
       const { redirectedTo } = await browser.follow(url.href)
       check(redirectedTo, 'the provider did not answer the client with an error redirect')
-      let error
-      try {
-        oauth.validateAuthResponse(as, publicClient, redirectedTo, s)
-      } catch (err) {
-        if (!(err instanceof oauth.AuthorizationResponseError)) throw err
-        error = err.error
-      }
+      const error = await refusal(
+        () => oauth.validateAuthResponse(as, publicClient, redirectedTo, s),
+        oauth.AuthorizationResponseError,
+      )
       check(error === 'invalid_request', `a public client without PKCE got ${error ?? 'a code'}`)
       return { error }
     })
@@ -521,13 +321,10 @@ async function main() {
     again.searchParams.set('code_challenge_method', 'S256')
     const after = await browser.follow(again.href)
     check(after.redirectedTo, 'prompt=none after logout did not redirect back to the client')
-    let error
-    try {
-      oauth.validateAuthResponse(as, client, after.redirectedTo, s)
-    } catch (err) {
-      if (!(err instanceof oauth.AuthorizationResponseError)) throw err
-      error = err.error
-    }
+    const error = await refusal(
+      () => oauth.validateAuthResponse(as, client, after.redirectedTo, s),
+      oauth.AuthorizationResponseError,
+    )
     check(error === 'login_required', `prompt=none after logout got ${error ?? 'a code'}`)
     return {
       redirected_to: `${redirectedTo.origin}${redirectedTo.pathname}`,
@@ -537,19 +334,6 @@ async function main() {
       prompt_none_after: error,
     }
   })
-
-  results.ok = true
 }
 
-try {
-  await main()
-  process.stdout.write(JSON.stringify(results, null, 2) + '\n')
-} catch (err) {
-  const message = err instanceof StepError ? err.message : describeError(err)
-  results.ok = false
-  results.failed_step = currentStep
-  results.error = message
-  process.stdout.write(JSON.stringify(results, null, 2) + '\n')
-  process.stderr.write(`oidc_flow: step "${currentStep}" failed: ${message}\n`)
-  process.exit(1)
-}
+await run(main)

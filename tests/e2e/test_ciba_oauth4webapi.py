@@ -3,27 +3,27 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.citizen import run_flow, yiwang_server
-from tests.e2e.test_oauth4webapi import _node_or_skip, _yiwang
+from tests.e2e.citizen import register, run_flow
+from tests.e2e.node import HERE, node_or_skip, report
+from tests.kit.served import yiwang_server
 
-HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "ciba_flow.mjs"
 PHONE = "13912345678"
 UNKNOWN = "13700137000"
 
 
 def test_ciba_poll_mode_with_oauth4webapi(tmp_path: Path) -> None:
-    node = _node_or_skip()
-    with yiwang_server(tmp_path) as (base, env):
-        _yiwang(env, tmp_path, "person", "add", "--id-number", "11010519491231002X", "--name", "张三",
-                "--phone", PHONE, "--json")  # fmt: skip
-        rp = _yiwang(env, tmp_path, "client", "add", "--name", "12345 市民热线",
-                     "--grant", "urn:openid:params:grant-type:ciba", "--backchannel-delivery-mode", "poll",
-                     "--scope", "openid", "--scope", "profile", "--json")  # fmt: skip
+    node = node_or_skip()
+    with yiwang_server(tmp_path) as served:
+        base = served.base
+        register(served, PHONE)
+        rp = served.yiwang("client", "add", "--name", "12345 市民热线",
+                           "--grant", "urn:openid:params:grant-type:ciba", "--backchannel-delivery-mode", "poll",
+                           "--scope", "openid", "--scope", "profile", "--json")  # fmt: skip
         flow_env = {
             "ISSUER": base,
             "CLIENT_ID": rp["client_id"],
@@ -31,12 +31,10 @@ def test_ciba_poll_mode_with_oauth4webapi(tmp_path: Path) -> None:
             "PHONE": PHONE,
             "UNKNOWN_PHONE": UNKNOWN,
         }
-        code, out, err = run_flow(node, HERE / "ciba_flow.mjs", flow_env, base, PHONE)
+        done = run_flow(node, SCRIPT, flow_env, base, PHONE)
         unknown_outbox = httpx.get(f"{base}/sandbox/sms/outbox", params={"phone": UNKNOWN}).json()["messages"]
-        server_log = (tmp_path / "server.log").read_text(errors="replace")
 
-    assert code == 0, f"ciba_flow.mjs failed:\n{err}\n{out[-4000:]}\n--- server log ---\n{server_log[-4000:]}"
-    result = json.loads(out.strip().splitlines()[-1])
+    result = report(SCRIPT, done, served.log())
     steps = result["steps"]
     assert result["ok"] is True
     assert steps["discovery"]["modes"] == ["poll", "ping"] and steps["discovery"]["user_code"] is False

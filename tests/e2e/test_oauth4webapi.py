@@ -1,88 +1,26 @@
 """The whole authorization-code flow against a real `yiwang serve`, driven by an independent strict client:
 panva's oauth4webapi (Node), see `oidc_flow.mjs` beside this file.
 
-Needs `node` and `npm ci` in tests/e2e; skips saying why without them, fails instead under CI (CI=true).
+Needs `node` and `npm ci` in tests/e2e; skips saying why without them, fails instead under CI (CI=true)
+(`tests/e2e/node.py`).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
-import httpx
-import pytest
+from tests.e2e.node import HERE, node_or_skip, report, run_node
+from tests.kit.served import yiwang_server
 
-from tests.kit.waiting import wait_until
-
-HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "oidc_flow.mjs"
-MODULE = HERE / "node_modules" / "oauth4webapi" / "package.json"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PHONE = "13912345678"
 
 
-def _node_or_skip() -> str:
-    node = shutil.which("node")
-    reason = None
-    if node is None:
-        reason = "node is not installed (the oauth4webapi end-to-end test needs Node 20+)"
-    elif not MODULE.exists():
-        reason = "oauth4webapi is not installed: run `(cd tests/e2e && npm ci)`"
-    if reason:
-        if IN_CI:
-            pytest.fail(f"{reason} (CI must run the end-to-end test)")
-        pytest.skip(reason)
-    assert node is not None
-    return node
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early with {proc.returncode}")
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(healthy, seconds, "the server becoming healthy", interval=0.2)
-
-
-def _yiwang(env: dict[str, str], cwd: Path, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "idp.cli.main", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, f"yiwang {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-    return dict(json.loads(done.stdout))
-
-
 def test_authorization_code_flow_with_oauth4webapi(tmp_path: Path) -> None:
-    node = _node_or_skip()
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
-    env |= {"YIWANG_DATA_DIR": str(tmp_path / "var"), "YIWANG_ISSUER": base, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "idp.cli.main", "serve", "--port", str(port)]
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_healthy(base, proc)
-        rp = _yiwang(
-            env,
-            tmp_path,
+    node = node_or_skip()
+    with yiwang_server(tmp_path) as served:
+        base = served.base
+        rp = served.yiwang(
             "client",
             "add",
             "--name",
@@ -105,9 +43,7 @@ def test_authorization_code_flow_with_oauth4webapi(tmp_path: Path) -> None:
             f"{base}/rp/bye",
             "--json",
         )
-        spa = _yiwang(
-            env,
-            tmp_path,
+        spa = served.yiwang(
             "client",
             "add",
             "--name",
@@ -126,7 +62,6 @@ def test_authorization_code_flow_with_oauth4webapi(tmp_path: Path) -> None:
         )
         assert spa["client_secret"] is None
         flow_env = {
-            "PATH": os.environ.get("PATH", ""),
             "ISSUER": base,
             "CLIENT_ID": rp["client_id"],
             "CLIENT_SECRET": rp["client_secret"],
@@ -136,21 +71,9 @@ def test_authorization_code_flow_with_oauth4webapi(tmp_path: Path) -> None:
             "PUBLIC_CLIENT_ID": spa["client_id"],
             "PUBLIC_REDIRECT_URI": f"{base}/rp/public-cb",
         }
-        done = subprocess.run([node, str(SCRIPT)], cwd=HERE, env=flow_env, capture_output=True, text=True, timeout=120)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        done = run_node(node, SCRIPT, flow_env)
 
-    server_log = (tmp_path / "server.log").read_text(errors="replace")
-    assert done.returncode == 0, (
-        f"oidc_flow.mjs failed:\n{done.stderr}\n{done.stdout[-4000:]}\n--- server log (tail) ---\n{server_log[-4000:]}"
-    )
-    result = json.loads(done.stdout)
+    result = report(SCRIPT, done, served.log())
     steps = result["steps"]
     assert result["ok"] is True
     assert result["issuer"] == base

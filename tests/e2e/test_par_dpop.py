@@ -1,34 +1,22 @@
 """PAR + PKCE + DPoP end to end against a real `yiwang serve`, driven by oauth4webapi (`par_dpop_flow.mjs`):
-a PAR-only, DPoP-bound public client. Same harness as `test_oauth4webapi.py`."""
+a PAR-only, DPoP-bound public client. The harness is `tests/kit/served.py` and `node.py`, as for the others."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.e2e.test_oauth4webapi import HERE, PHONE, _free_port, _node_or_skip, _wait_healthy, _yiwang
+from tests.e2e.node import HERE, node_or_skip, report, run_node
+from tests.e2e.test_oauth4webapi import PHONE
+from tests.kit.served import yiwang_server
 
 SCRIPT = HERE / "par_dpop_flow.mjs"
 
 
 def test_par_pkce_dpop_flow_with_oauth4webapi(tmp_path: Path) -> None:
-    node = _node_or_skip()
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
-    env |= {"YIWANG_DATA_DIR": str(tmp_path / "var"), "YIWANG_ISSUER": base, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "idp.cli.main", "serve", "--port", str(port)]
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_healthy(base, proc, seconds=240)  # a loaded machine starts slowly
-        app = _yiwang(
-            env,
-            tmp_path,
+    node = node_or_skip()
+    with yiwang_server(tmp_path) as served:
+        base = served.base
+        app = served.yiwang(
             "client",
             "add",
             "--name",
@@ -51,28 +39,10 @@ def test_par_pkce_dpop_flow_with_oauth4webapi(tmp_path: Path) -> None:
             "--dpop",
             "--json",
         )
-        flow_env = {
-            "PATH": os.environ.get("PATH", ""),
-            "ISSUER": base,
-            "CLIENT_ID": app["client_id"],
-            "REDIRECT_URI": f"{base}/rp/app-cb",
-            "PHONE": PHONE,
-        }
-        done = subprocess.run([node, str(SCRIPT)], cwd=HERE, env=flow_env, capture_output=True, text=True, timeout=120)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        flow_env = {"ISSUER": base, "CLIENT_ID": app["client_id"], "REDIRECT_URI": f"{base}/rp/app-cb", "PHONE": PHONE}
+        done = run_node(node, SCRIPT, flow_env)
 
-    server_log = (tmp_path / "server.log").read_text(errors="replace")
-    assert done.returncode == 0, (
-        f"par_dpop_flow.mjs failed:\n{done.stderr}\n{done.stdout[-4000:]}\n--- server log (tail) ---\n{server_log[-4000:]}"
-    )
-    result = json.loads(done.stdout)
+    result = report(SCRIPT, done, served.log())
     steps = result["steps"]
     assert result["ok"] is True
     assert steps["discovery"]["pushed_authorization_request_endpoint"] == f"{base}/par"

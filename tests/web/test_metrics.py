@@ -20,7 +20,7 @@ from adapters.correlation import REQUEST_ID
 from adapters.transport import HttpAdapter
 from idp import audit, operators
 from idp.runtime import Runtime
-from tests.e2e.test_oauth4webapi import _free_port, _wait_healthy
+from tests.kit.served import free_port, wait_healthy
 from tests.oauth.conftest import Bench, form_value
 
 
@@ -144,7 +144,7 @@ def test_provider_calls_carry_the_request_id() -> None:
 
 def test_workers_metrics_are_merged_in_one_scrape(tmp_path: Path) -> None:
     """Under `serve --workers 2` a scrape answered by either worker counts every worker's requests."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("YIWANG_", "PROMETHEUS_"))}
     env |= {"YIWANG_DATA_DIR": str(tmp_path / "var"), "YIWANG_ISSUER": base, "PYTHONUNBUFFERED": "1"}
@@ -160,7 +160,7 @@ def test_workers_metrics_are_merged_in_one_scrape(tmp_path: Path) -> None:
             [*cli, "serve", "--port", str(port), "--workers", "2"], cwd=tmp_path, env=env, stdout=log, stderr=log
         )
     try:
-        _wait_healthy(base, proc, seconds=180)  # two workers import the whole service each
+        wait_healthy(base, proc, seconds=180)  # two workers import the whole service each
         with httpx.Client(base_url=base) as http:
             for _ in range(40):  # new connections: the kernel spreads them over both workers
                 httpx.get(f"{base}/readyz").raise_for_status()
