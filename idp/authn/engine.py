@@ -380,8 +380,7 @@ class Engine:
             if device.is_device(flow):
                 return device.deny(self, session, flow, "cancelled")
             req = journey.request(flow)
-            client = self.client_of(flow)
-            shared = client is not None and client.shared_device
+            shared = self.shared_screen(flow)
             fresh = flow.params.get(journey.FRESH_SID)
             if shared and fresh:
                 sessions.end_sid(session, fresh)
