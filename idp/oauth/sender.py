@@ -18,18 +18,24 @@ if TYPE_CHECKING:
     from idp.oauth.issuing import Issuer
 
 
+# RFC 6750 §3.1: a request without credentials (or with a scheme we don't take) gets no error code.
+ANONYMOUS_CHALLENGE = 'Bearer realm="yiwang"'
+
+
 @dataclass
 class TokenRefused(Exception):
     status: int
     error: str
     description: str
-    scheme: str  # the challenge to answer with: "bearer" or "dpop"
+    scheme: str  # the challenge to answer with: "bearer", "dpop", or "anonymous" (no credentials came)
     nonce: str | None = None
 
     @property
     def challenge(self) -> str:
         if self.scheme == "dpop":
             return dpop.challenge(self.error, self.description)
+        if self.scheme == "anonymous":
+            return ANONYMOUS_CHALLENGE
         return 'Bearer error="{}", error_description="{}"'.format(self.error, self.description.replace('"', "'"))
 
     @property
@@ -46,7 +52,7 @@ def presented_token(provider: Issuer, authorization: str, headers: Any, method: 
     scheme, _, value = authorization.partition(" ")
     scheme, token = scheme.lower(), value.strip()
     if scheme not in ("bearer", "dpop") or not token:
-        raise TokenRefused(401, "invalid_token", "an access token is required", "bearer")
+        raise TokenRefused(401, "invalid_token", "an access token is required", "anonymous")
     try:
         claims = provider.signer.verify(token, typ=tokens.AT_TYP)
     except InvalidToken as exc:

@@ -68,7 +68,7 @@ def require_token(scope: str = "") -> Callable[..., Any]:
         if kind.lower() not in ("bearer", "dpop") or not value.strip():
             # RFC 6750 §3.1: no credentials at all → a challenge without an error code (the body still says why).
             raise BearerError(
-                401, "invalid_token", "a bearer access token is required", challenge='Bearer realm="yiwang"'
+                401, "invalid_token", "a bearer access token is required", challenge=sender.ANONYMOUS_CHALLENGE
             )
         # RFC 9449 §7: a DPoP-bound token only with the DPoP scheme and a proof of its key.
         url = provider.settings.issuer + request.url.path
