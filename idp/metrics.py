@@ -32,9 +32,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from idp.audit.events import Event, committed_events
+from idp.settings import metrics_directory, share_metrics_directory
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LOGINS = Counter(
     "yiwang_logins_total",
@@ -126,19 +126,19 @@ def use_directory(directory: Path) -> None:
     """Before workers start: they write their values under `directory`, emptied of an earlier run's files."""
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True, mode=0o700)
-    os.environ[_MULTIPROC_ENV] = str(directory)
+    share_metrics_directory(directory)
 
 
 def process_exiting() -> None:
     """A worker stopping: its live gauges leave the merged view (counters stay: they are history). A worker
     killed outright can't say so; its last values stay until the node restarts and empties the directory."""
-    if os.environ.get(_MULTIPROC_ENV):
+    if metrics_directory():
         prometheus_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def exposition() -> bytes:
     """The text a scrape gets: this process's metrics, or all workers' when they share a directory."""
-    if os.environ.get(_MULTIPROC_ENV):
+    if metrics_directory():
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)

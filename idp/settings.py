@@ -9,6 +9,7 @@ the refusal into one line naming the variable.
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -418,3 +419,16 @@ def load(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(_one_line(exc)) from None
+
+
+# prometheus_client chooses, when it is imported, between one process's values and files shared by workers,
+# by this environment variable: the one value the service hands to its workers through the environment.
+PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_directory() -> str | None:
+    return os.environ.get(PROMETHEUS_MULTIPROC_ENV)
+
+
+def share_metrics_directory(path: Path) -> None:
+    os.environ[PROMETHEUS_MULTIPROC_ENV] = str(path)
