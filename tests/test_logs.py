@@ -121,6 +121,7 @@ def test_the_verifying_child_processes_log_records_come_back_masked(captured: io
 
 @pytest.mark.parametrize("name", LIBRARIES)
 def test_every_library_logger_is_masked_even_with_a_handler_of_its_own(name: str, captured: io.StringIO) -> None:
+    install_masking()  # as the app and the CLI do at start (another test may have put a plain factory back)
     own = io.StringIO()
     handler = logging.StreamHandler(own)  # a plain handler, no masking formatter: the record itself is masked
     logger = logging.getLogger(name)
