@@ -93,29 +93,26 @@ def test_tencent_tc3_refuses_what_is_not_a_tc3_header() -> None:
     assert wire_tc3.credential(TC3_AUTHORIZATION[:-1]) is None  # 63 hex digits
 
 
-# --- A throw-away key for the RSA vectors (never used anywhere else).
-VECTOR_KEY_PEM = """-----BEGIN RSA PRIVATE KEY-----
-MIICWwIBAAKBgQC8pNaFgqKlLYMsnA8QBeuxGzxxXhbAY93UAtyR1vkFWlHWbdUP
-4M985kF3R7RqcnE0s9LmqCmHakEg3EGqlSuuvRd5zGZFRiaPjgZnTWmVgvpH7iaS
-jSqL8fNt+5M1wspWlfz5dYORO1OVT9z9xFoYn9EG19v3MZuR5YMrEc+vcwIDAQAB
-AoGADtjSYXOkpWdtmYc20EYHBMtl+G41UDML9HG9NmU6+CbhpgTC7hr9eZENufuU
-wYP8UO+OO8Ukb5n3QkTTjj9rTpTNHXsHge6yu4fzM/upN5T9YzpCNUHoq4pBiG8c
-kU3jrk2cyMb4m63A9vwSaUcju016amHN0mrkielkx2F8k+ECQQDhQ5FeQLZJKtet
-UaSy9XsSwjaFcIT7SA+AB4sVltRGer2Xx3VO0o77dTCZjTPWaOVSZeM+gGRlZf3L
-HrLl539bAkEA1mIjYq6xUra4CttHE7GVtoxuVka0ILppPcFEpAZ8KivacUzsSluC
-xwiLLMNDpgaFInOVWAhH0YWk4ccyrI3jyQJAWfqlXGK47W0BjaepBBruOEX/hTm2
-xLC6EEfzFIKU9Doe9Tuk7gFJP8RFz3AJnsFzqIAuT071y1L8F2CB0TexNQJATVtc
-KV+f3JjSEBjPrOuHejdyGO+qT6T0FLSIcCdm5lCsofV/zdT3e5o5ng1Xe7EemS/b
-08gpIhF3TYDzaBBLAQJAGknYG+9AYLS+/oAVbd7vVXBttzITUO0WaKSdOhstzvDF
-wrBp6L46ENQloAaOZjH1Qxy9ZMeKqeeoCGkzfP29eQ==
------END RSA PRIVATE KEY-----
+# --- The RSA vectors were signed once, with openssl, by a throw-away key that was then destroyed; only its public
+# half is kept (no private key lives in the repository). Signing code is checked with a key made per test: RSA
+# PKCS#1 v1.5 is deterministic, so the adapter's and the emulator's signatures must be the same bytes.
+VECTOR_PUBLIC_KEY_PEM = """-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC8pNaFgqKlLYMsnA8QBeuxGzxx
+XhbAY93UAtyR1vkFWlHWbdUP4M985kF3R7RqcnE0s9LmqCmHakEg3EGqlSuuvRd5
+zGZFRiaPjgZnTWmVgvpH7iaSjSqL8fNt+5M1wspWlfz5dYORO1OVT9z9xFoYn9EG
+19v3MZuR5YMrEc+vcwIDAQAB
+-----END PUBLIC KEY-----
 """
 
 
-def _key() -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(VECTOR_KEY_PEM.encode(), None)
-    assert isinstance(key, rsa.RSAPrivateKey)
+def _vector_public_key() -> rsa.RSAPublicKey:
+    key = serialization.load_pem_public_key(VECTOR_PUBLIC_KEY_PEM.encode())
+    assert isinstance(key, rsa.RSAPublicKey)
     return key
+
+
+def _fresh_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 # UnionPay ACP 5.1.0 (signMethod 01). The link string, by hand: non-empty fields but `signature`, sorted by name.
@@ -138,15 +135,19 @@ def test_unionpay_acp_fixed_vector() -> None:
     printf '%s' "$ACP_DIGEST_HEX" | openssl dgst -sha256 -sign key.pem | base64 -w0   → ACP_SIGNATURE."""
     assert hashlib.sha256(ACP_LINK.encode()).hexdigest() == ACP_DIGEST_HEX
     assert unionpay_acp.signed_bytes(ACP_FIELDS) == ACP_DIGEST_HEX.encode()
-    signed = unionpay_acp.sign(ACP_FIELDS, _key())
-    assert signed["signature"] == ACP_SIGNATURE and "reqReserved" not in signed
-    public = _key().public_key()
-    assert unionpay_acp.verified(signed, public)
-    assert not unionpay_acp.verified({**signed, "orderId": "ORDER0002"}, public)
-    assert not unionpay_acp.verified({**signed, "signature": "not base64!"}, public)
-    # The adapter's signature is the same bytes, and each side accepts the other's.
-    assert acp.sign_fields(ACP_FIELDS, _key(), None)["signature"] == ACP_SIGNATURE
-    assert acp.verify_fields(signed, public)
+    vector = {**{k: v for k, v in ACP_FIELDS.items() if v}, "signature": ACP_SIGNATURE}
+    public = _vector_public_key()
+    # The emulator's and the adapter's verifiers both accept the openssl vector, and nothing altered.
+    assert unionpay_acp.verified(vector, public) and acp.verify_fields(vector, public)
+    assert not unionpay_acp.verified({**vector, "orderId": "ORDER0002"}, public)
+    assert not acp.verify_fields({**vector, "orderId": "ORDER0002"}, public)
+    assert not unionpay_acp.verified({**vector, "signature": "not base64!"}, public)
+    # Signing: the adapter's signature and the emulator's are the same bytes, and each side accepts the other's.
+    key = _fresh_key()
+    signed = unionpay_acp.sign(ACP_FIELDS, key)
+    assert "reqReserved" not in signed
+    assert acp.sign_fields(ACP_FIELDS, key, None)["signature"] == signed["signature"]
+    assert acp.verify_fields(signed, key.public_key()) and unionpay_acp.verified(signed, key.public_key())
 
 
 # Alipay RSA2. The signing text, by hand: non-empty parameters but `sign`, sorted, not URL-encoded.
@@ -170,11 +171,16 @@ ALIPAY_SIGNATURE = "VjTGjz8vQza/R1NiGY5keYaJwNSq0LxQxP4aK9kDEn5j5HIlnFijctvT4dws
 def test_alipay_rsa2_fixed_vector() -> None:
     """printf '%s' "$ALIPAY_CONTENT" | openssl dgst -sha256 -sign key.pem | base64 -w0   → ALIPAY_SIGNATURE."""
     assert alipay_rsa2.content(ALIPAY_PARAMS) == ALIPAY_CONTENT.encode()
-    public = _key().public_key()
+    public = _vector_public_key()
     assert alipay_rsa2.verified({**ALIPAY_PARAMS, "sign": ALIPAY_SIGNATURE}, public)
+    assert alipay_sign.verify(ALIPAY_CONTENT, ALIPAY_SIGNATURE, public)
     assert not alipay_rsa2.verified({**ALIPAY_PARAMS, "version": "1.1", "sign": ALIPAY_SIGNATURE}, public)
-    assert alipay_rsa2.sign_text(ALIPAY_CONTENT, _key()) == ALIPAY_SIGNATURE
-    assert alipay_sign.sign(ALIPAY_PARAMS, _key()) == ALIPAY_SIGNATURE
+    assert not alipay_sign.verify(ALIPAY_CONTENT.replace("1.0", "1.1"), ALIPAY_SIGNATURE, public)
+    # Signing: the adapter's signature and the emulator's are the same bytes.
+    key = _fresh_key()
+    signature = alipay_sign.sign(ALIPAY_PARAMS, key)
+    assert alipay_rsa2.sign_text(ALIPAY_CONTENT, key) == signature
+    assert alipay_rsa2.verified({**ALIPAY_PARAMS, "sign": signature}, key.public_key())
 
 
 # Our registry protocol (adapters/population-registry.md): HMAC-SHA256 over the spelled-out lines.

@@ -150,8 +150,10 @@ def test_cli_register_writes_the_key_0600_and_prints_only_the_client_id(hall: Ha
     out = tmp_path / "k.pem"
     done = CliRunner().invoke(cli, ["kiosk", "register", "--hall", "east", "--name", "东区 1 号机", "--out", str(out)])
     assert done.exit_code == 0, done.output
-    assert "PRIVATE KEY" not in done.output and "client_id: yw_" in done.output
-    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and b"BEGIN PRIVATE KEY" in out.read_bytes()
+    assert "-----BEGIN" not in done.output and "client_id: yw_" in done.output  # no PEM block is printed
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    written = serialization.load_pem_private_key(out.read_bytes(), None)  # the file holds the kiosk's EC key
+    assert isinstance(written, ec.EllipticCurvePrivateKey)
     listed = CliRunner().invoke(cli, ["kiosk", "list"])
     client_id = done.output.split("client_id: ")[1].split()[0]
     assert client_id in listed.output and "east" in listed.output and "active" in listed.output
