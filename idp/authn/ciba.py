@@ -65,8 +65,10 @@ def _state(engine: Engine, row: CibaRequest | None, login: LoginSession | None) 
         return DENIED_STATE
     if row.expires_at <= utcnow() or row.status != PENDING:
         return GONE
-    if login is None or login.auth_time < int(row.created_at.timestamp()):
-        return SIGN_IN  # an earlier session doesn't answer a request it never saw
+    if login is None or login.created_at < row.created_at:
+        # An earlier session doesn't answer a request it never saw. Its start, not `auth_time` (whole seconds):
+        # a session begun in the same second but before the request is still earlier.
+        return SIGN_IN
     if login.person_id != row.person_id:
         return WRONG_PERSON
     if acr.level(login.acr) < _demanded(engine, row):
