@@ -7,6 +7,7 @@ square of the field count; a 75 KB file of this shape once took minutes of CPU.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from asn1crypto import keys as asn1_keys
@@ -25,10 +26,13 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from signing.sample import one_page_pdf
 
 
-def self_signed_signer(common_name: str = "Hostile Test Signer") -> signers.SimpleSigner:
-    """A pyHanko `SimpleSigner` with a throw-away self-signed P-256 certificate (not trusted by us)."""
+def self_signed_signer(
+    common_name: str = "Hostile Test Signer", extra: Sequence[x509.NameAttribute] = ()
+) -> signers.SimpleSigner:
+    """A pyHanko `SimpleSigner` with a throw-away self-signed P-256 certificate (not trusted by us); `extra`
+    attributes come before the common name in its subject."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    name = x509.Name([*extra, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
     cert = (
         x509.CertificateBuilder()
