@@ -14,6 +14,7 @@ from idp.proofing import binding, service
 from idp.records import organisations, people
 from idp.runtime import Runtime
 from idp.signing_wiring import open_signing
+from idp.staff import roles
 from signing import citizen, pades
 from signing.sample import one_page_pdf
 
@@ -83,6 +84,12 @@ def _populate(rt: Runtime) -> list[str]:
     grant = citizen.Grant(person_id=claimant.id, client_id="rp-demo")
     citizen.start(open_signing(rt), grant, document, pades.Placement())
     secrets += ["Zhang Sanfeng", "Signed by"]
+    # A console role granted to an ID number (kept as its blind index).
+    rt.run(
+        lambda s: roles.grant(s, rt.protector, id_number="110105198001010024", role="counter", hall="city",
+                              halls={"city"}, actor="op", channel="cli")
+    )  # fmt: skip
+    secrets += ["110105198001010024"]
     # A refused attempt names the number in its message: the audit trail must still hold it masked.
     with contextlib.suppress(people.Conflict):
         rt.run(
