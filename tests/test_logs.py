@@ -98,9 +98,14 @@ def test_every_library_logger_is_masked_even_with_a_handler_of_its_own(name: str
     handler = logging.StreamHandler(own)  # a plain handler, no masking formatter: the record itself is masked
     logger = logging.getLogger(name)
     logger.addHandler(handler)
-    level, propagate = logger.level, logger.propagate
+    level = logger.level
     logger.setLevel(logging.INFO)
-    logger.propagate = True  # uvicorn's own logging config (applied by other tests) stops it at its handler
+    # uvicorn's own logging config (applied by other tests' servers) stops "uvicorn" and "uvicorn.error" at their
+    # handlers: let the records reach the root, as they do under the app's config.
+    chain = [logging.getLogger(".".join(name.split(".")[: i + 1])) for i in range(name.count(".") + 1)]
+    propagate = [each.propagate for each in chain]
+    for each in chain:
+        each.propagate = True
     try:
         subject = asn1_x509.Name.build({"common_name": CITIZEN, "serial_number": CITIZEN_ID})
         logger.warning("Validation error [cert context: %s]", subject.human_friendly)
@@ -113,7 +118,8 @@ def test_every_library_logger_is_masked_even_with_a_handler_of_its_own(name: str
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-        logger.propagate = propagate
+        for each, was in zip(chain, propagate, strict=True):
+            each.propagate = was
     _assert_clean(own.getvalue())
     _assert_clean(captured.getvalue())
 
