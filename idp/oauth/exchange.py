@@ -15,6 +15,7 @@ issued to another client) is `invalid_request` — the RFC says that code MUST b
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from idp.oauth import tokens
 from idp.oauth.clients import EXCHANGE_GRANT, Client
 from idp.oauth.grants import CONFIDENTIAL_AUTH_METHODS
 from idp.oauth.issuing import Issuer
+from idp.oauth.models import ExchangedToken
 from idp.oauth.signer import InvalidToken
 
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -147,6 +149,11 @@ class TokenExchangeGrant(grants.BaseGrant, grants.TokenEndpointMixin):  # type: 
                 **{k: subject[k] for k in _CARRIED if k in subject},
             }
             access_token = provider.signer.sign(claims, typ=tokens.AT_TYP)
+            session.add(
+                ExchangedToken(
+                    jti=claims["jti"], parent_jti=str(subject["jti"]), expires_at=datetime.fromtimestamp(exp, UTC)
+                )
+            )
             audit.record(
                 session,
                 audit.Event(

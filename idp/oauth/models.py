@@ -102,6 +102,17 @@ class RevokedAccessToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class ExchangedToken(Base):
+    """An access token issued by token exchange (RFC 8693) and the token it came from, so that revoking a token
+    also revokes every token exchanged from it, along the whole chain."""
+
+    __tablename__ = "oauth_exchanged_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    parent_jti: Mapped[str] = mapped_column(String(64), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class UsedAssertion(Base):
     """private_key_jwt assertions seen, remembered until they expire (replay protection, RFC 7523 §3)."""
 

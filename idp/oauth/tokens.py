@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.db import utcnow
-from idp.oauth.models import AuthorizationCode, RefreshToken, RevokedAccessToken
+from idp.oauth.models import AuthorizationCode, ExchangedToken, RefreshToken, RevokedAccessToken
 from idp.oauth.signer import InvalidToken, TokenSigner
 
 AT_TYP = "at+jwt"
@@ -92,13 +92,24 @@ def access_token_claims(
 
 
 def revoke_jti(session: Session, jti: str, exp: int) -> None:
-    if session.get(RevokedAccessToken, jti) is not None:
-        return
-    try:
-        with session.begin_nested():
-            session.add(RevokedAccessToken(jti=jti, expires_at=datetime.fromtimestamp(exp, UTC)))
-    except IntegrityError:
-        pass
+    """Deny an access token until `exp`, and every token exchanged from it (RFC 8693), however far down."""
+    pending = [(jti, exp)]
+    while pending:
+        current, until = pending.pop()
+        if session.get(RevokedAccessToken, current) is None:
+            try:
+                with session.begin_nested():
+                    session.add(RevokedAccessToken(jti=current, expires_at=datetime.fromtimestamp(until, UTC)))
+            except IntegrityError:
+                pass
+        children = session.execute(
+            select(ExchangedToken.jti, ExchangedToken.expires_at).where(ExchangedToken.parent_jti == current)
+        )
+        pending.extend(
+            (child, int(expires.timestamp()))
+            for child, expires in children
+            if session.get(RevokedAccessToken, child) is None
+        )
 
 
 def verify_access_token(

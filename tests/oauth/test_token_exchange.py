@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from idp.audit.events import AuditEvent
 from idp.errors import InvalidInput
 from idp.oauth.clients import EXCHANGE_GRANT, NewClient, create_client
-from idp.oauth.signer import TokenSigner
-from tests.oauth.conftest import Bench, forge
+from idp.oauth import tokens
+from idp.oauth.signer import InvalidToken, TokenSigner
+from tests.oauth.conftest import ISSUER, Bench, forge
 
 TAX_API = "https://api.tax.example"
 HEALTH_API = "https://api.health.example"
@@ -214,3 +215,37 @@ def test_registration_rules(bench: Bench) -> None:
             create_client(session, name="x", grant_types=[EXCHANGE_GRANT], exchange_audiences=[])
         with pytest.raises(InvalidInput):
             create_client(session, name="x", grant_types=[EXCHANGE_GRANT], exchange_audiences=["has space"])
+
+
+def _live(bench: Bench, token: str) -> bool:
+    with bench.rt.transaction() as session:
+        try:
+            tokens.verify_access_token(TokenSigner(bench.rt), session, token, ISSUER)
+        except InvalidToken:
+            return False
+    return True
+
+
+def test_revoking_a_token_revokes_every_token_exchanged_from_it_and_nothing_above(bench: Bench) -> None:
+    tax_backend = bench.register(
+        name="税务局后台",
+        redirect_uris=[],
+        grant_types=[EXCHANGE_GRANT],
+        scopes=[],
+        exchange_audiences=[HEALTH_API],
+        exchange_scopes=["openid", "profile"],
+    )
+    dept = _department(bench, exchange_audiences=[TAX_API, tax_backend.client_id])
+    subject = _citizen_token(bench, dept)
+    first = _exchange(bench, dept, subject, audience=tax_backend.client_id).json()["access_token"]
+    second = _exchange(bench, tax_backend, first, audience=HEALTH_API).json()["access_token"]
+    sibling = _exchange(bench, dept, subject).json()["access_token"]
+    assert all(_live(bench, t) for t in (subject, first, second, sibling))
+    assert dept.client_secret
+    # Revoking the middle of the chain (by the client it was issued to) ends what came from it, not what it
+    # came from.
+    bench.client.post("/revoke", data={"token": first}, auth=(dept.client_id, dept.client_secret))
+    assert not _live(bench, first) and not _live(bench, second)
+    assert _live(bench, subject) and _live(bench, sibling)
+    bench.client.post("/revoke", data={"token": subject}, auth=(dept.client_id, dept.client_secret))
+    assert not _live(bench, subject) and not _live(bench, sibling)
