@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from idp.audit.events import AuditEvent
 from idp.errors import InvalidInput
-from idp.oauth.clients import EXCHANGE_GRANT, NewClient, create_client
 from idp.oauth import tokens
+from idp.oauth.clients import EXCHANGE_GRANT, NewClient, create_client
 from idp.oauth.signer import InvalidToken, TokenSigner
 from tests.oauth.conftest import ISSUER, Bench, forge
 
