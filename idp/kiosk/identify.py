@@ -97,18 +97,36 @@ class Evidence:
 
 
 def kiosk_of(engine: Engine, client: Client, hall: str) -> Kiosk | Refusal:
-    """The authenticated client as a kiosk of `hall` (the hall it says it stands in), or why not."""
+    """The authenticated client as a kiosk of `hall` (the hall it says it stands in), or why not (audited: an
+    authenticated client knocking where it may not is what an operator wants to see)."""
+    reason: str | None = None
+    registered: str | None = None
     if KIOSK_GRANT not in client.grant_types:
-        return refuse("not_a_kiosk")
-    with engine.reading() as session:
-        device = devices.device(session, client.client_id)
-        if device is None:
-            return refuse("not_a_kiosk")
-        if device.revoked_at is not None:
-            return refuse("kiosk_revoked")
-        registered = device.hall
-    if hall != registered or registered not in {h.id for h in engine.settings.halls}:
-        return refuse("wrong_hall")
+        reason = "not_a_kiosk"
+    else:
+        with engine.reading() as session:
+            device = devices.device(session, client.client_id)
+            registered = device.hall if device is not None else None
+            if device is None:
+                reason = "not_a_kiosk"
+            elif device.revoked_at is not None:
+                reason = "kiosk_revoked"
+    if reason is None and (hall != registered or registered not in {h.id for h in engine.settings.halls}):
+        reason = "wrong_hall"
+    if reason is not None:
+        event = audit.Event(
+            action="kiosk.identify",
+            subject=client.client_id,
+            actor=client.client_id,
+            channel="kiosk",
+            client=client.client_id,
+            outcome="refused",
+            detail={"reason": reason, "hall": hall[:64], "registered_hall": registered},
+        )
+        with engine.unit() as session:
+            audit.record(session, event)
+        return refuse(reason)
+    assert registered is not None
     return Kiosk(client, registered)
 
 

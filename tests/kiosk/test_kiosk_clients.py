@@ -15,6 +15,7 @@ from PIL import Image
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from idp.audit.events import AuditEvent
 from idp.cli.main import app as cli
 from idp.db import utcnow
 from idp.kiosk import devices, identify, simulator
@@ -70,6 +71,17 @@ def test_a_replayed_assertion_is_refused(hall: Hall) -> None:
     assert again.status_code == 401 and again.json()["error"] == "invalid_client"
 
 
+def _refusals(hall: Hall, client_id: str) -> list[str]:
+    """The reasons of the audited kiosk refusals of this client, oldest first."""
+    with hall.rt.transaction() as session:
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "kiosk.identify", AuditEvent.actor == client_id)
+            .order_by(AuditEvent.at)
+        )
+        return [e.detail["reason"] for e in events if e.outcome == "refused"]
+
+
 def test_a_revoked_kiosk_is_refused(hall: Hall) -> None:
     kiosk = hall.register()
     issued = kiosk.challenge()
@@ -80,6 +92,7 @@ def test_a_revoked_kiosk_is_refused(hall: Hall) -> None:
     # A challenge handed out before the revocation is of no use after it.
     answer = kiosk.identify(issued.body["challenge_id"], card(chip="obama_240p.jpg"), [_jpeg((64, 64))])
     assert (answer.status, answer.body["reason"]) == (403, "kiosk_revoked")
+    assert _refusals(hall, kiosk.client_id) == ["kiosk_revoked", "kiosk_revoked"]
 
 
 def test_a_kiosk_of_another_hall_is_refused(hall: Hall) -> None:
@@ -87,6 +100,7 @@ def test_a_kiosk_of_another_hall_is_refused(hall: Hall) -> None:
     moved = simulator.Kiosk(hall.client, east.client_id, east.key.as_pem(private=True), "city")
     answer = moved.challenge()
     assert (answer.status, answer.body["reason"]) == (403, "wrong_hall")
+    assert _refusals(hall, east.client_id) == ["wrong_hall"]
 
 
 def test_a_kiosk_whose_hall_is_no_longer_configured_is_refused(hall: Hall) -> None:
@@ -118,6 +132,7 @@ def test_a_client_that_is_not_a_kiosk_cannot_use_the_api(hall: Hall) -> None:
         row.grant_types = [clients.KIOSK_GRANT]
     hall.client.app.state.provider.clients.forget(made.client_id)  # type: ignore[attr-defined]
     assert service.challenge().body["reason"] == "not_a_kiosk"
+    assert _refusals(hall, made.client_id) == ["not_a_kiosk", "not_a_kiosk"]
 
 
 def test_too_many_frames_are_refused_before_any_is_decoded(hall: Hall) -> None:
