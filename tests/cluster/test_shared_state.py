@@ -15,14 +15,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from joserfc.jwk import ECKey
 
 from tests.cluster.conftest import Cluster
 from tests.cluster.walk import Login, Rp, add_client, bearer, outbox_code, sign_in
-from tests.kit.served import Served
+from tests.kit.dpop import proof
+from tests.kit.served import Served, free_port, yiwang_server
 from tests.kit.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -91,7 +98,7 @@ def test_sms_budgets_and_otp_lockouts_add_up_across_nodes(cluster: Cluster, brow
     a, b = cluster.nodes
     rp = add_client(b)
     phone = "13900000004"
-    # Sends: this device's budget for a number is one a minute. Sent through A, the next, asked of B in
+    # Sends: this device's budget for a number is one a day here. Sent through A, the next, asked of B in
     # another sign-in, is refused: the count lives in Redis, not in A.
     first = Login(browser, rp)
     first.start(a, b)
@@ -99,7 +106,7 @@ def test_sms_budgets_and_otp_lockouts_add_up_across_nodes(cluster: Cluster, brow
     second = Login(browser, rp)
     second.start(b, a)
     refused = second.send(b, phone)
-    assert refused.status_code == 429, refused.text
+    assert refused.status_code == 429 and "发送过于频繁" in refused.text, refused.text
 
     # Wrong codes, alternately on A and B, count against one lockout (five tries).
     code = outbox_code(a, phone)
@@ -212,3 +219,89 @@ def test_a_signing_key_rotation_and_retirement_reach_every_node(cluster: Cluster
     wait_until(
         lambda: _kids(a) == _kids(b) == [new], 60, "both nodes no longer publishing the retired key", interval=0.2
     )
+
+
+@contextmanager
+def throwaway_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of this test's own on a free loopback port (the shared one must stay up for others)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server not installed (apt-get install redis-server)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_until(lambda: _pings(url), 30, "the throwaway Redis answering", interval=0.1)
+        yield url, proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _pings(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except redis.ConnectionError:
+        return False
+
+
+def test_with_redis_down_the_limits_fail_closed_with_a_clear_503(
+    cluster: Cluster, browser: httpx.Client, tmp_path: Path
+) -> None:
+    a = cluster.a
+    rp = add_client(a)
+    made = a.yiwang(
+        "client", "add", "--name", "DPoP 机器", "--grant", "client_credentials", "--scope", "seal", "--dpop", "--json"
+    )
+    machine = Rp(made["client_id"], made["client_secret"])
+    phone = "13900000008"
+    with (
+        throwaway_redis() as (url, redis_proc),
+        yiwang_server(tmp_path, cluster.settings | {"YIWANG_REDIS_URL": url}) as c,
+    ):
+        waiting = Login(browser, rp)
+        waiting.start(c, c)
+        assert waiting.send(c, phone).status_code == 200  # Redis up: counted and sent
+        key = ECKey.generate_key("P-256")
+        nonce = httpx.post(
+            f"{c.base}/token",
+            data={"grant_type": "client_credentials", "scope": "seal"},
+            auth=machine.auth,
+            headers={"DPoP": proof(key, "POST", f"{cluster.issuer}/token")},
+        ).headers["dpop-nonce"]
+
+        redis_proc.kill()
+        redis_proc.wait()
+
+        # An SMS send needs its budgets counted: refused with a page saying so, and nothing sent.
+        other = Login(browser, rp)
+        other.start(c, c)
+        sent = other.send(c, "13900000009")
+        assert sent.status_code == 503, sent.text
+        assert "Security checks are unavailable" in sent.text and "<html" in sent.text
+        assert sent.headers["retry-after"]
+        outbox = httpx.get(f"{c.base}/sandbox/sms/outbox", params={"phone": "+8613900000009"}).json()
+        assert outbox["messages"] == []
+
+        # The token endpoint's DPoP replay check lives in Redis: refused in RFC 6749 form, not let through.
+        token = httpx.post(
+            f"{c.base}/token",
+            data={"grant_type": "client_credentials", "scope": "seal"},
+            auth=machine.auth,
+            headers={"DPoP": proof(key, "POST", f"{cluster.issuer}/token", nonce=nonce)},
+        )
+        assert token.status_code == 503, token.text
+        assert token.json()["error"] == "temporarily_unavailable"
+        assert "Security checks are unavailable" in token.json()["error_description"]
+
+        # Code checks count their failures in the database, so they stay limited without Redis.
+        code = outbox_code(c, phone)
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        answers = [waiting.submit(c, phone, wrong) for _ in range(5)]
+        assert [r.status_code for r in answers] == [400, 400, 400, 400, 429]
