@@ -6,8 +6,10 @@ environment (as a secret store would hand it out), and both announce the same is
 memory shows up as a refusal or a limit that does not add up.
 
 One pair per module (starting a node is slow); the schema and the Redis database are emptied afterwards.
-PostgreSQL comes from YIWANG_TEST_POSTGRES_URL, Redis from YIWANG_TEST_REDIS_URL (database 11 of it, which no
-other test uses); without either the tests skip saying why (CI fails instead).
+PostgreSQL comes from YIWANG_TEST_POSTGRES_URL, Redis from YIWANG_TEST_REDIS_URL: database 7 of it, which no
+other test uses and which bench/cluster.py never picks (it takes an empty one among 8-15, so a database of ours
+that happened to be empty for a moment would be shared with a benchmark's logins); without either the tests
+skip saying why (CI fails instead).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.cluster.walk import Rp, add_client
 from tests.conftest import IN_CI, POSTGRES_URL, postgres_or_skip
 from tests.kit.served import Served, free_port, yiwang_server
 
 REDIS_URL = os.environ.get("YIWANG_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-REDIS_DB = 11
+REDIS_DB = 7
 
 # Short enough that a test can watch a rotation spread; the default (60 s) is the production bound.
 KEY_REFRESH_S = 2
@@ -120,6 +123,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         import redis
 
         redis.Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture(scope="module")
+def rp(cluster: Cluster) -> Rp:
+    """A department's web client (each test signs in with phone numbers of its own)."""
+    return add_client(cluster.a)
+
+
+@pytest.fixture(scope="module")
+def machine(cluster: Cluster) -> Rp:
+    """A back end with a secret and the `seal` scope (client_credentials)."""
+    made = cluster.b.yiwang(
+        "client", "add", "--name", "签章服务", "--grant", "client_credentials", "--scope", "seal", "--json"
+    )
+    return Rp(made["client_id"], made["client_secret"])
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import pytest
 from joserfc.jwk import ECKey
 
 from tests.cluster.conftest import Cluster
-from tests.cluster.walk import Login, Rp, add_client, bearer, outbox_code, sign_in
+from tests.cluster.walk import Login, Rp, bearer, outbox_code, sign_in
 from tests.kit.dpop import proof
 from tests.kit.served import Served, free_port, yiwang_server
 from tests.kit.waiting import wait_until
@@ -36,10 +36,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 def test_a_login_started_on_one_node_finishes_on_the_other_and_sso_holds_across(
-    cluster: Cluster, browser: httpx.Client
+    cluster: Cluster, browser: httpx.Client, rp: Rp
 ) -> None:
     a, b = cluster.nodes
-    rp = add_client(a)
     tokens = sign_in(browser, rp, [a, b], "13900000001")
     assert tokens["token_type"].lower() == "bearer"
     for node in (a, b):
@@ -57,29 +56,29 @@ def test_a_login_started_on_one_node_finishes_on_the_other_and_sso_holds_across(
     assert sub == httpx.get(f"{a.base}/userinfo", headers=bearer(tokens["access_token"])).json()["sub"]
 
 
-def test_refresh_token_reuse_on_another_node_revokes_the_family(cluster: Cluster, browser: httpx.Client) -> None:
-    a, b = cluster.nodes
-    rp = add_client(a)
-    tokens = sign_in(browser, rp, [b, a], "13900000002")
-    old = tokens["refresh_token"]
-    rotated = httpx.post(f"{a.base}/token", data={"grant_type": "refresh_token", "refresh_token": old}, auth=rp.auth)
-    assert rotated.status_code == 200, rotated.text
-    fresh = rotated.json()
+def _refresh(node: Served, rp: Rp, token: str) -> httpx.Response:
+    return httpx.post(f"{node.base}/token", data={"grant_type": "refresh_token", "refresh_token": token}, auth=rp.auth)
 
-    replay = httpx.post(f"{b.base}/token", data={"grant_type": "refresh_token", "refresh_token": old}, auth=rp.auth)
+
+def test_refresh_token_reuse_on_another_node_revokes_the_family(
+    cluster: Cluster, browser: httpx.Client, rp: Rp
+) -> None:
+    a, b = cluster.nodes
+    old = sign_in(browser, rp, [b, a], "13900000002")["refresh_token"]
+    rotated = _refresh(a, rp, old)
+    assert rotated.status_code == 200, rotated.text
+
+    replay = _refresh(b, rp, old)
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     # The replay on B ended the whole family, the token A had just rotated to included.
-    after = httpx.post(
-        f"{a.base}/token", data={"grant_type": "refresh_token", "refresh_token": fresh["refresh_token"]}, auth=rp.auth
-    )
+    after = _refresh(a, rp, rotated.json()["refresh_token"])
     assert after.status_code == 400 and after.json()["error"] == "invalid_grant"
 
 
 def test_an_access_token_revoked_on_one_node_is_refused_by_the_other_at_once(
-    cluster: Cluster, browser: httpx.Client
+    cluster: Cluster, browser: httpx.Client, rp: Rp
 ) -> None:
     a, b = cluster.nodes
-    rp = add_client(a)
     tokens = sign_in(browser, rp, [a, b], "13900000003")
     access = tokens["access_token"]
     for node in (a, b):
@@ -94,9 +93,8 @@ def test_an_access_token_revoked_on_one_node_is_refused_by_the_other_at_once(
     assert httpx.post(f"{b.base}/introspect", data={"token": access}, auth=rp.auth).json() == {"active": False}
 
 
-def test_sms_budgets_and_otp_lockouts_add_up_across_nodes(cluster: Cluster, browser: httpx.Client) -> None:
+def test_sms_budgets_and_otp_lockouts_add_up_across_nodes(cluster: Cluster, browser: httpx.Client, rp: Rp) -> None:
     a, b = cluster.nodes
-    rp = add_client(b)
     phone = "13900000004"
     # Sends: this device's budget for a number is one a day here. Sent through A, the next, asked of B in
     # another sign-in, is refused: the count lives in Redis, not in A.
@@ -143,10 +141,8 @@ def _b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
-def test_csc_sads_are_single_use_and_a_seals_daily_cap_is_one_across_nodes(cluster: Cluster) -> None:
+def test_csc_sads_are_single_use_and_a_seals_daily_cap_is_one_across_nodes(cluster: Cluster, machine: Rp) -> None:
     a, b = cluster.nodes
-    made = a.yiwang("client", "add", "--name", "签章服务", "--grant", "client_credentials", "--scope", "seal", "--json")
-    machine = Rp(made["client_id"], made["client_secret"])
     a.yiwang("org", "add", "--uscc", USCC, "--name", "某某市财政局", "--kind", "department", "--json")
     seal = b.yiwang(
         "seal", "create", "--org", USCC, "--type", "official", "--client", machine.client_id, "--daily-cap", "3",
@@ -187,10 +183,8 @@ def _kid_of(token: str) -> str:
     return str(json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"])
 
 
-def test_a_signing_key_rotation_and_retirement_reach_every_node(cluster: Cluster) -> None:
+def test_a_signing_key_rotation_and_retirement_reach_every_node(cluster: Cluster, machine: Rp) -> None:
     a, b = cluster.nodes
-    made = a.yiwang("client", "add", "--name", "机器", "--grant", "client_credentials", "--scope", "seal", "--json")
-    machine = Rp(made["client_id"], made["client_secret"])
     before = _machine_token(a, machine)
     old = _kid_of(before)
     assert _kids(a) == _kids(b) == [old]
@@ -252,10 +246,9 @@ def _pings(url: str) -> bool:
 
 
 def test_with_redis_down_the_limits_fail_closed_with_a_clear_503(
-    cluster: Cluster, browser: httpx.Client, tmp_path: Path
+    cluster: Cluster, browser: httpx.Client, rp: Rp, tmp_path: Path
 ) -> None:
     a = cluster.a
-    rp = add_client(a)
     made = a.yiwang(
         "client", "add", "--name", "DPoP 机器", "--grant", "client_credentials", "--scope", "seal", "--dpop", "--json"
     )

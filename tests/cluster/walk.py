@@ -77,7 +77,7 @@ class Login:
             "prompt": "consent",
             **extra,
         }
-        return self.browser.get(f"{node.base}/authorize", params=params)
+        return self.browser.get(f"{node.base}/authorize", params={k: v for k, v in params.items() if v})
 
     def open_login(self, node: Served, location: str) -> None:
         """The login page the authorization request redirected to, shown by `node`."""
