@@ -246,6 +246,13 @@ class Settings(BaseSettings):
     max_token_lifetime_s: int = Field(
         86400, description="Longest lifetime of any token we sign: how long a retired key stays published."
     )
+    signing_key_refresh_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How often each process re-reads the token signing keys: the longest a "
+        "rotation takes to reach every node (signing with the new key, publishing it in /jwks).",
+    )
     uscc_authorities: str = Field(
         "",
         description="Comma-separated registration authorities or authority+type pairs accepted in USCCs "

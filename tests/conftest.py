@@ -23,7 +23,7 @@ POSTGRES_URL = os.environ.get("YIWANG_TEST_POSTGRES_URL", "postgresql+psycopg://
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _postgres_or_skip() -> None:
+def postgres_or_skip() -> None:
     try:
         engine = create_engine(POSTGRES_URL)
         with engine.connect() as conn:
@@ -39,7 +39,7 @@ def _postgres_or_skip() -> None:
 @pytest.fixture
 def pg_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh, empty schema, dropped afterwards."""
-    _postgres_or_skip()
+    postgres_or_skip()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -32,6 +32,7 @@ from joserfc.jws import JWSRegistry
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.oauth import redis_link
 from idp.oauth.models import DPoPProofSeen
 
 HEADER = "dpop"
@@ -154,15 +155,16 @@ class DatabaseReplay:
 
 
 class RedisReplay:
-    def __init__(self, url: str, prefix: str = "yw:dpop:") -> None:
-        import redis
+    """Proofs seen, in Redis; unreachable, every proof is refused (redis_link.LimitsUnavailable, a 503)."""
 
-        self._redis = redis.Redis.from_url(url)
+    def __init__(self, url: str, prefix: str = "yw:dpop:") -> None:
+        self._redis = redis_link.connect(url)
         self._prefix = prefix
 
     def first_use(self, key: str, expires_at: int) -> bool:
         ttl = max(1, expires_at - int(time.time()))
-        return bool(self._redis.set(self._prefix + key, b"1", nx=True, ex=ttl))
+        with redis_link.failing_closed():
+            return bool(self._redis.set(self._prefix + key, b"1", nx=True, ex=ttl))
 
 
 # --- server nonces -------------------------------------------------------------------------------------------

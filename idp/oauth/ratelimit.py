@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.oauth import redis_link
 from idp.oauth.models import RateCounter
 
 
@@ -47,10 +48,10 @@ def _upsert(session: Session, key: str, window: int) -> int:
 
 
 class RedisCounters:
-    def __init__(self, url: str) -> None:
-        import redis
+    """Counters in Redis; unreachable, every limit refuses (redis_link.LimitsUnavailable, a 503)."""
 
-        self._redis = redis.Redis.from_url(url)
+    def __init__(self, url: str) -> None:
+        self._redis = redis_link.connect(url)
 
     def hit(self, key: str, window: int, session: Session | None = None) -> int:
         start = int(time.time()) // window * window
@@ -58,7 +59,8 @@ class RedisCounters:
         pipe = self._redis.pipeline()
         pipe.incr(name)
         pipe.expire(name, window + 5)
-        count, _ = pipe.execute()
+        with redis_link.failing_closed():
+            count, _ = pipe.execute()
         return int(count)
 
 

@@ -1,7 +1,7 @@
 """Signing and verifying our own JWTs with the key sets from `keys/`.
 
-Keys are unsealed once and kept; a background refresh (at most every REFRESH seconds) picks up rotations
-done by another process. Verification accepts only our algorithms, only keys we published, and refuses
+Keys are unsealed once and kept; a refresh (at most every `signing_key_refresh_s`, 60 s by default) picks up
+rotations and retirements done by another process or node. Verification accepts only our algorithms, only keys we published, and refuses
 any header that tries to bring its own key (`jwk`, `jku`, `x5u`).
 """
 
@@ -31,10 +31,9 @@ class InvalidToken(Exception):
 
 
 class TokenSigner:
-    REFRESH = 60.0
-
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
+        self._refresh_s = runtime.settings.signing_key_refresh_s
         self._lock = threading.Lock()
         self._load()
 
@@ -55,7 +54,7 @@ class TokenSigner:
         self._loaded = time.monotonic()
 
     def refresh(self, force: bool = False) -> None:
-        if not force and time.monotonic() - self._loaded <= self.REFRESH:
+        if not force and time.monotonic() - self._loaded <= self._refresh_s:
             return
         loaded = self._loaded
         with self._lock:

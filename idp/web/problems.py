@@ -13,11 +13,14 @@ from starlette.responses import JSONResponse, Response
 from idp.errors import InvalidInput, NotReady, YiwangError
 from idp.logs import get_logger
 from idp.masking import mask_text
+from idp.oauth.redis_link import LimitsUnavailable
 from idp.web.pages import render
 from signing.errors import SigningError
 
 log = get_logger("yiwang.http")
 _API_PREFIXES = ("/admin/", "/api/", "/readyz", "/healthz")
+# OAuth endpoints answer errors as RFC 6749 §5.2 JSON, which their clients parse, not as problem documents.
+_OAUTH_ENDPOINTS = frozenset({"/token", "/par", "/bc-authorize", "/device_authorization", "/revoke", "/introspect"})
 
 
 def _wants_page(request: Request) -> bool:
@@ -46,6 +49,20 @@ async def _yiwang_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, YiwangError | SigningError)
     log.info("request refused", path=request.url.path, status=exc.status, detail=exc.detail)
     return respond(request, exc)
+
+
+async def _limits_unavailable(request: Request, exc: Exception) -> Response:
+    """Redis, holding the shared limits, is down: refused with a 503 and a retry (fail closed, not open)."""
+    assert isinstance(exc, LimitsUnavailable)
+    log.warning("request refused: limits unavailable", path=request.url.path)
+    response: Response
+    if request.url.path in _OAUTH_ENDPOINTS:
+        body = {"error": "temporarily_unavailable", "error_description": exc.detail}
+        response = JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
+    else:
+        response = respond(request, exc)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -89,6 +106,7 @@ def install(app: FastAPI) -> None:
     # A busy database means a clear 503 and a retry, never a 500 (every unit of work rolled back whole).
     app.add_exception_handler(OperationalError, _database_busy)
     app.add_exception_handler(SqlTimeout, _database_busy)
+    app.add_exception_handler(LimitsUnavailable, _limits_unavailable)
     app.add_exception_handler(YiwangError, _yiwang_error)
     app.add_exception_handler(SigningError, _yiwang_error)  # signing's own tree, same shape
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -87,10 +87,11 @@ class Served:
 
 @contextmanager
 def yiwang_server(
-    tmp_path: Path, settings: Mapping[str, str] | None = None, health_wait: float = HEALTH_WAIT
+    tmp_path: Path, settings: Mapping[str, str] | None = None, health_wait: float = HEALTH_WAIT, port: int | None = None
 ) -> Iterator[Served]:
-    """A real `yiwang serve` on a free port in `tmp_path`, with `settings` (YIWANG_* variables) on top."""
-    port = free_port()
+    """A real `yiwang serve` on `port` (default: a free one) in `tmp_path`, with `settings` (YIWANG_* variables)
+    on top."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("YIWANG_")}
     env |= {"YIWANG_DATA_DIR": str(tmp_path / "var"), "YIWANG_ISSUER": base, "PYTHONUNBUFFERED": "1"}

@@ -5,7 +5,6 @@ bound by `dpop_jkt` (§10) or by a proof at PAR (§10.1), and resources that hon
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 import time
@@ -13,10 +12,10 @@ from typing import Any
 
 import time_machine
 from httpx import Response
-from joserfc import jws
 from joserfc.jwk import ECKey, RSAKey
 
 from idp.oauth.clients import NewClient
+from tests.kit.dpop import proof
 from tests.oauth.conftest import ISSUER, REDIRECT, Bench, forge
 
 TOKEN_URL = f"{ISSUER}/token"
@@ -25,28 +24,6 @@ USERINFO_URL = f"{ISSUER}/userinfo"
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def proof(
-    key: Any,
-    htm: str,
-    htu: str,
-    *,
-    nonce: str | None = None,
-    token: str | None = None,
-    header: dict[str, Any] | None = None,
-    **claims: Any,
-) -> str:
-    alg = (header or {}).get("alg", "ES256")
-    head = {"typ": "dpop+jwt", "alg": alg, "jwk": key.as_dict(private=False), **(header or {})}
-    body: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": htm, "htu": htu, "iat": int(time.time())}
-    if nonce:
-        body["nonce"] = nonce
-    if token:
-        body["ath"] = _b64(hashlib.sha256(token.encode()).digest())
-    body.update(claims)
-    body = {k: v for k, v in body.items() if v is not None}
-    return jws.serialize_compact(head, json.dumps(body).encode(), key, algorithms=[alg])
 
 
 def _claims(jwt: str) -> dict[str, Any]:

@@ -8,9 +8,12 @@ import uuid
 
 import pytest
 
+from idp.oauth.dpop import RedisReplay
 from idp.oauth.ratelimit import Counters, DatabaseCounters, RedisCounters, allowed
+from idp.oauth.redis_link import LimitsUnavailable
 from idp.runtime import Runtime
 from tests.conftest import IN_CI
+from tests.kit.served import free_port
 
 REDIS_URL = os.environ.get("YIWANG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -53,3 +56,13 @@ def test_counts_are_exact_under_concurrency(counters: Counters) -> None:
     for t in threads:
         t.join()
     assert sorted(seen) == list(range(1, 41))
+
+
+def test_an_unreachable_redis_refuses_instead_of_counting_nothing() -> None:
+    """Fail closed: no Redis listens on this port, so every hit (and DPoP replay check) is a LimitsUnavailable
+    (a 503), never a count of zero or a bare connection error (a 500)."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    with pytest.raises(LimitsUnavailable):
+        RedisCounters(url).hit("test:down", 60)
+    with pytest.raises(LimitsUnavailable):
+        RedisReplay(url).first_use("test:down", 2**31)
