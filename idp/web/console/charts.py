@@ -1,0 +1,64 @@
+"""Bar charts as inline SVG, drawn on the server: no script, no charting library, readable without colour.
+
+Each chart is an `<svg role="img">` with `<title>` and `<desc>` (named by `aria-labelledby`), and each bar has
+its own `<title>` with its label and value; the page shows the same numbers as a table beside it, so a screen
+reader or a copy into a spreadsheet gets the figures, not a picture of them. The SVG scales to its container
+(`viewBox`, width 100%), so a phone never scrolls sideways.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 600, 220
+LEFT, BOTTOM, TOP = 36, 28, 12
+_ids = itertools.count(1)
+
+
+def _nice_top(peak: int) -> int:
+    """The axis maximum: the smallest of 1, 2, 5, 10, 20, 50... at or above the highest bar."""
+    scale = 1
+    while True:
+        for step in (1, 2, 5):
+            if step * scale >= peak:
+                return step * scale
+        scale *= 10
+
+
+def bar_chart(title: str, desc: str, bars: Sequence[tuple[str, int]], *, label_every: int = 1,
+              colour: str = "#c8102e") -> Markup:  # fmt: skip
+    """A vertical bar chart of `bars` (label, value); every `label_every`-th label is written under its bar."""
+    n = max(len(bars), 1)
+    top = _nice_top(max((v for _, v in bars), default=0))
+    plot_w, plot_h = WIDTH - LEFT - 8, HEIGHT - BOTTOM - TOP
+    slot = plot_w / n
+    uid = next(_ids)
+    out = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart{uid}-t chart{uid}-d" preserveAspectRatio="xMidYMid meet">',
+        f'<title id="chart{uid}-t">{escape(title)}</title>',
+        f'<desc id="chart{uid}-d">{escape(desc)}</desc>',
+    ]
+    for tick in (0, top // 2, top) if top > 1 else (0, top):
+        y = TOP + plot_h - plot_h * tick / top
+        out.append(f'<line x1="{LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ccc" stroke-width="1"/>')
+        out.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="#333">{tick}</text>')
+    for i, (label, value) in enumerate(bars):
+        h = plot_h * value / top
+        x = LEFT + i * slot + slot * 0.15
+        y = TOP + plot_h - h
+        out.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{colour}" '
+            f'data-label="{escape(label)}" data-value="{value}"><title>{escape(label)}: {value}</title></rect>'
+        )
+        if i % label_every == 0:
+            cx = LEFT + i * slot + slot / 2
+            out.append(
+                f'<text x="{cx:.1f}" y="{HEIGHT - 10}" text-anchor="middle" font-size="12" fill="#333">'
+                f"{escape(label)}</text>"
+            )
+    out.append("</svg>")
+    return Markup("".join(out))
