@@ -1,7 +1,7 @@
 """What the console's dashboard and provider-health pages show, counted from the audit trail.
 
 The same events feed the Prometheus metrics (`idp.metrics.count_event`), with the same meaning: a sign-in is a
-`login` event (first factor `amr[0]`, level `acr`); a failure is a `login.*` event whose outcome is not success;
+`login` event (its methods `amr`, its level `acr`); a failure is a `login.*` event whose outcome is not success;
 a lockout is such a failure with reason `locked`; a provider call is a `provider.<operation>` event on subject
 `<provider>` with `latency_ms` and the breaker's state (`circuit`) after the call. Unlike a process's metrics the
 trail is shared by every node, so these figures are the cluster's, and they survive a restart.
@@ -36,6 +36,13 @@ def _hour(at: datetime) -> datetime:
     return at.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0)
 
 
+def methods_of(amr: object) -> str:
+    """A sign-in's methods, `mfa` left out: "otp+sms". Not `amr[0]`: `acr.with_mfa` sorts the list, so its
+    first entry is the alphabetically first method (or `mfa`), not the first factor."""
+    kinds = sorted({str(m) for m in amr if m != "mfa"}) if isinstance(amr, list) else []
+    return "+".join(kinds) or "unknown"
+
+
 def sign_ins(session: Session, now: datetime, hours: int = 24) -> Activity:
     """Sign-ins, failures and lockouts per hour over the last `hours` hours (the current one included)."""
     last = _hour(now)
@@ -45,14 +52,13 @@ def sign_ins(session: Session, now: datetime, hours: int = 24) -> Activity:
     query = select(AuditEvent.at, AuditEvent.action, AuditEvent.outcome, AuditEvent.detail).where(
         AuditEvent.at >= starts[0], (AuditEvent.action == "login") | AuditEvent.action.startswith("login.")
     )
-    for at, action, outcome, detail in session.execute(query).tuples():
+    for at, action, outcome, detail in session.execute(query):
         i = slot.get(_hour(at))
         if i is None:  # later than `now` (a clock ahead on another node): not in this window
             continue
         if action == "login":
             activity.logins[i] += 1
-            amr = detail.get("amr") or ["unknown"]
-            activity.methods[str(amr[0])] += 1
+            activity.methods[methods_of(detail.get("amr"))] += 1
             activity.levels[str(detail.get("acr") or "-")] += 1
         elif action != "login.step_up" and outcome != "success":
             reason = str(detail.get("reason", outcome))
@@ -96,7 +102,7 @@ def providers(session: Session, since: datetime) -> dict[str, ProviderHealth]:
         .order_by(AuditEvent.at)
     )
     found: dict[str, ProviderHealth] = {}
-    for at, provider, outcome, detail in session.execute(query).tuples():
+    for at, provider, outcome, detail in session.execute(query):
         health = found.setdefault(provider, ProviderHealth(provider))
         health.calls += 1
         if outcome in FAILED:

@@ -67,11 +67,8 @@ def events(session: Session, filters: dict[str, str]) -> list[tuple[audit.AuditE
         query = query.where(audit.AuditEvent.at < datetime.combine(until + timedelta(days=1), time(), BEIJING))
     rows = list(session.scalars(query))
     ids = [row.id for row in rows]
-    leaves = dict(
-        session.execute(select(audit.AuditLeaf.event_id, audit.AuditLeaf.idx).where(audit.AuditLeaf.event_id.in_(ids)))
-        .tuples()
-        .all()
-    )
+    query_leaves = select(audit.AuditLeaf.event_id, audit.AuditLeaf.idx).where(audit.AuditLeaf.event_id.in_(ids))
+    leaves: dict[str, int] = {event_id: idx for event_id, idx in session.execute(query_leaves)}
     return [(row, leaves.get(row.id)) for row in rows]
 
 

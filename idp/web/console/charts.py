@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 600, 220
-LEFT, BOTTOM, TOP = 36, 28, 12
+WIDTH, HEIGHT = 480, 220
+LEFT, BOTTOM, TOP = 40, 30, 12
+FONT = 16  # in viewBox units: about 11 px on a phone, 24 px at the widest (svg.chart max-width)
 _ids = itertools.count(1)
 
 
@@ -45,7 +46,9 @@ def bar_chart(title: str, desc: str, bars: Sequence[tuple[str, int]], *, label_e
     for tick in (0, top // 2, top) if top > 1 else (0, top):
         y = TOP + plot_h - plot_h * tick / top
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ccc" stroke-width="1"/>')
-        out.append(f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="#333">{tick}</text>')
+        out.append(
+            f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" font-size="{FONT}" fill="#333">{tick}</text>'
+        )
     for i, (label, value) in enumerate(bars):
         h = plot_h * value / top
         x = LEFT + i * slot + slot * 0.15
@@ -57,8 +60,32 @@ def bar_chart(title: str, desc: str, bars: Sequence[tuple[str, int]], *, label_e
         if i % label_every == 0:
             cx = LEFT + i * slot + slot / 2
             out.append(
-                f'<text x="{cx:.1f}" y="{HEIGHT - 10}" text-anchor="middle" font-size="12" fill="#333">'
+                f'<text x="{cx:.1f}" y="{HEIGHT - 10}" text-anchor="middle" font-size="{FONT}" fill="#333">'
                 f"{escape(label)}</text>"
             )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def hbar_chart(title: str, desc: str, bars: Sequence[tuple[str, int]], *, colour: str = "#1565c0") -> Markup:
+    """Horizontal bars for categories (methods, levels): a label of any length sits on its own line above its bar."""
+    top = _nice_top(max((v for _, v in bars), default=0))
+    row = FONT * 3
+    height = TOP + row * max(len(bars), 1)
+    uid = next(_ids)
+    out = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="chart{uid}-t chart{uid}-d">',
+        f'<title id="chart{uid}-t">{escape(title)}</title>',
+        f'<desc id="chart{uid}-d">{escape(desc)}</desc>',
+    ]
+    for i, (label, value) in enumerate(bars):
+        y = TOP + i * row
+        w = (WIDTH - 80) * value / top
+        out.append(f'<text x="0" y="{y + FONT:.1f}" font-size="{FONT}" fill="#333">{escape(label)}</text>')
+        out.append(
+            f'<rect x="0" y="{y + FONT + 4:.1f}" width="{w:.1f}" height="{FONT:.1f}" fill="{colour}" '
+            f'data-label="{escape(label)}" data-value="{value}"><title>{escape(label)}: {value}</title></rect>'
+        )
+        out.append(f'<text x="{w + 6:.1f}" y="{y + 2 * FONT + 2:.1f}" font-size="{FONT}" fill="#333">{value}</text>')
     out.append("</svg>")
     return Markup("".join(out))

@@ -25,6 +25,10 @@ ROLES = ("admin", "auditor")
 HOURS = 24
 
 
+def _listed(counts: list[tuple[str, int]]) -> str:
+    return "; ".join(f"{k}: {v}" for k, v in counts)
+
+
 def figures(runtime: Runtime, t: dict[str, str]) -> dict[str, Any]:
     with runtime.reading() as session:
         seen = activity.sign_ins(session, utcnow(), HOURS)
@@ -45,9 +49,9 @@ def figures(runtime: Runtime, t: dict[str, str]) -> dict[str, Any]:
             "failures": charts.bar_chart(t["dash_failures_per_hour"], t["dash_failures_desc"].format(
                 n=sum(seen.failures), locked=sum(seen.lockouts), hours=HOURS),
                 list(zip(hours, seen.failures, strict=True)), label_every=3, colour="#5d4037"),
-            "methods": charts.bar_chart(t["dash_by_method"], t["dash_by_method"], methods, colour="#1565c0"),
-            "levels": charts.bar_chart(t["dash_by_level"], t["dash_by_level"],
-                                       [(k.rsplit(":", 1)[-1] if k != "-" else k, v) for k, v in levels],
+            "methods": charts.hbar_chart(t["dash_by_method"], _listed(methods), methods),
+            "levels": charts.hbar_chart(t["dash_by_level"], _listed(levels),
+                                       [(k.removeprefix("urn:yiwang:"), v) for k, v in levels],
                                        colour="#2e7d32"),
         },
     }  # fmt: skip
