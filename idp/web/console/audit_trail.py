@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -26,6 +25,7 @@ from idp.audit import verify as verifying
 from idp.db import read_only
 from idp.runtime import Runtime
 from idp.web.console import guard
+from idp.web.console.filters import BEIJING, within_days
 from idp.web.console.guard import Staff
 from idp.web.deps import get_runtime
 
@@ -33,7 +33,6 @@ router = APIRouter(prefix="/console/audit", tags=["console"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ROLES = ("admin", "auditor")
 LIMIT = 200
-BEIJING = timezone(timedelta(hours=8))
 Filter = Annotated[str, Query(max_length=200)]
 
 
@@ -41,13 +40,6 @@ Filter = Annotated[str, Query(max_length=200)]
 def _snapshot(runtime: Runtime) -> Iterator[Session]:
     with read_only(runtime.engine) as conn, Session(bind=conn) as session:
         yield session
-
-
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip()) if text.strip() else None
-    except ValueError:
-        return None
 
 
 def events(session: Session, filters: dict[str, str]) -> list[tuple[audit.AuditEvent, int | None]]:
@@ -60,11 +52,7 @@ def events(session: Session, filters: dict[str, str]) -> list[tuple[audit.AuditE
         query = query.where(audit.AuditEvent.actor == filters["actor"])
     if filters["outcome"]:
         query = query.where(audit.AuditEvent.outcome == filters["outcome"])
-    since, until = _day(filters["since"]), _day(filters["until"])
-    if since is not None:
-        query = query.where(audit.AuditEvent.at >= datetime.combine(since, time(), BEIJING))
-    if until is not None:
-        query = query.where(audit.AuditEvent.at < datetime.combine(until + timedelta(days=1), time(), BEIJING))
+    query = query.where(*within_days(audit.AuditEvent.at, filters["since"], filters["until"]))
     rows = list(session.scalars(query))
     ids = [row.id for row in rows]
     query_leaves = select(audit.AuditLeaf.event_id, audit.AuditLeaf.idx).where(audit.AuditLeaf.event_id.in_(ids))

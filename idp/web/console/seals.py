@@ -96,37 +96,43 @@ async def seals_page(request: Request, staff: Annotated[Staff, Depends(guard.gua
     return await run_in_threadpool(_list_page, request, staff)
 
 
-def _form(uscc: str, seal_type: str, clients: str, kinds: str, daily_cap: str, members: str) -> dict[str, str]:
-    return {"uscc": uscc, "seal_type": seal_type, "clients": clients, "kinds": kinds, "daily_cap": daily_cap,
-            "members": members}  # fmt: skip
-
-
-@router.post("/preview")
-async def preview(
-    request: Request,
-    staff: Annotated[Staff, Depends(guard.guard(*ROLES, post=True))],
+def _new_seal_form(
     uscc: Short = "",
     seal_type: Short = "",
     clients: Text = "",
     kinds: Text = "",
     daily_cap: Short = "",
     members: Text = "",
+) -> dict[str, str]:
+    """The new-seal form as typed: previewed and created from the same fields, and shown again as typed."""
+    return {"uscc": uscc, "seal_type": seal_type, "clients": clients, "kinds": kinds, "daily_cap": daily_cap,
+            "members": members}  # fmt: skip
+
+
+NewSealForm = Annotated[dict[str, str], Depends(_new_seal_form)]
+
+
+@router.post("/preview")
+async def preview(
+    request: Request,
+    staff: Annotated[Staff, Depends(guard.guard(*ROLES, post=True))],
+    form: NewSealForm,
 ) -> Response:
     """The seal as it would be drawn, shown above the same form; nothing is kept."""
-    form = _form(uscc, seal_type, clients, kinds, daily_cap, members)
 
     def work() -> Response:
         ctx = _signing(request)
         try:
-            if seal_type not in seals.TYPES:
+            label = seals.TYPES.get(form["seal_type"])
+            if label is None:
                 raise InvalidInput(f"seal type must be one of {', '.join(seals.TYPES)}")
             with ctx.services.transaction() as session:
-                org = ctx.services.directory.organisation(session, uscc)
-            png = seal_image.draw_seal(org.name, seals.TYPES[seal_type])
+                org = ctx.services.directory.organisation(session, form["uscc"])
+            png = seal_image.draw_seal(org.name, label)
         except SigningError as exc:
             return _list_page(request, staff, exc.status, error=exc.detail, form=form)
         image = "data:image/png;base64," + base64.b64encode(png).decode()
-        return _list_page(request, staff, preview=image, preview_name=f"{org.name}{seals.TYPES[seal_type]}", form=form)
+        return _list_page(request, staff, preview=image, preview_name=f"{org.name}{label}", form=form)
 
     return await run_in_threadpool(work)
 
@@ -135,29 +141,24 @@ async def preview(
 async def create(
     request: Request,
     staff: Annotated[Staff, Depends(guard.guard(*ROLES, post=True))],
-    uscc: Short = "",
-    seal_type: Short = "",
-    clients: Text = "",
-    kinds: Text = "",
-    daily_cap: Short = "",
-    members: Text = "",
+    form: NewSealForm,
 ) -> Response:
-    form = _form(uscc, seal_type, clients, kinds, daily_cap, members)
 
     def work() -> Response:
         ctx = _signing(request)
         directory = ctx.services.directory
 
         def make(session: Session) -> str:
-            org = directory.organisation(session, uscc)
-            member_ids = seals.member_ids(session, directory, org, _words(members))
-            policy = Policy(frozenset(_words(clients)), member_ids, frozenset(_words(kinds)), _cap(daily_cap))
-            seal = seals.create(session, ctx, uscc=uscc, seal_type=seal_type, policy=policy,
+            org = directory.organisation(session, form["uscc"])
+            member_ids = seals.member_ids(session, directory, org, _words(form["members"]))
+            policy = Policy(frozenset(_words(form["clients"])), member_ids, frozenset(_words(form["kinds"])),
+                            _cap(form["daily_cap"]))  # fmt: skip
+            seal = seals.create(session, ctx, uscc=form["uscc"], seal_type=form["seal_type"], policy=policy,
                                 actor=staff.person_id, channel="console")  # fmt: skip
             return seal.id
 
-        refusal = AuditEvent(action="seal.create", subject=uscc.strip()[:18], actor=staff.person_id,
-                             channel="console", detail={"type": seal_type[:32]})  # fmt: skip
+        refusal = AuditEvent(action="seal.create", subject=form["uscc"].strip()[:18], actor=staff.person_id,
+                             channel="console", detail={"type": form["seal_type"][:32]})  # fmt: skip
         try:
             seal_id = ctx.run(make, refusal=refusal)
         except SigningError as exc:

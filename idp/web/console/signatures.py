@@ -8,7 +8,6 @@ is read by staff who have no business knowing more than "this masked person sign
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,6 +20,7 @@ from idp.records import people
 from idp.records.models import Organisation, Person
 from idp.runtime import Runtime
 from idp.web.console import guard
+from idp.web.console.filters import BEIJING, within_days
 from idp.web.console.guard import Staff
 from idp.web.deps import get_runtime
 from signing.models import Seal, SignatureRecord
@@ -29,7 +29,6 @@ router = APIRouter(prefix="/console/signatures", tags=["console"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ROLES = ("admin", "seal_manager", "auditor")
 LIMIT = 200
-BEIJING = timezone(timedelta(hours=8))
 Filter = Annotated[str, Query(max_length=64)]
 
 
@@ -39,13 +38,6 @@ class Line:
     seal: str
     org: str
     signer: str  # masked person, or "-" when an organisation's seal signed for a client
-
-
-def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip()) if text.strip() else None
-    except ValueError:
-        return None
 
 
 def lines(session: Session, runtime: Runtime, filters: dict[str, str]) -> list[Line]:
@@ -60,11 +52,7 @@ def lines(session: Session, runtime: Runtime, filters: dict[str, str]) -> list[L
         query = query.where(SignatureRecord.channel == filters["channel"])
     if filters["kind"]:
         query = query.where(SignatureRecord.document_kind == filters["kind"])
-    since, until = _day(filters["since"]), _day(filters["until"])
-    if since is not None:  # days are Beijing days: what the staff's calendar says
-        query = query.where(SignatureRecord.signed_at >= datetime.combine(since, time(), BEIJING))
-    if until is not None:
-        query = query.where(SignatureRecord.signed_at < datetime.combine(until + timedelta(days=1), time(), BEIJING))
+    query = query.where(*within_days(SignatureRecord.signed_at, filters["since"], filters["until"]))
     records = list(session.scalars(query))
     seal_names = dict(session.execute(select(Seal.id, Seal.name)).all())
     orgs = dict(session.execute(select(Organisation.id, Organisation.uscc)).all())
