@@ -132,6 +132,8 @@ def test_the_dashboard_counts_the_events_it_charts(bench: Bench) -> None:
     assert '<title id="chart' in page and "<desc id=" in page
     assert re.search(r"<th scope=\"row\">sms</th><td>4</td>", page)
     assert re.search(r"<th scope=\"row\">urn:yiwang:loa:1</th><td>4</td>", page)
+    english = bench.client.get("/console/dashboard", params={"lang": "en"}).text
+    assert "Sign-ins per hour" in english and "Lockouts" in english
 
 
 def test_provider_health_shows_calls_errors_latency_and_breakers(bench: Bench) -> None:

@@ -57,6 +57,7 @@ def test_a_seal_manager_previews_creates_edits_and_revokes_a_seal(bench: Bench) 
     assert shown.status_code == 200 and "印章已创建" in shown.text and "0 / 5" in shown.text
     image = bench.client.get(f"/console/seals/{seal_id}/image.png")
     assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    assert "Preview the seal" in bench.client.get("/console/seals", params={"lang": "en"}).text
     listed = bench.client.get("/console/seals")
     assert re.search(r"0 / 5", listed.text) and f"{ORG}合同专用章" in listed.text
     (made,) = _events(bench, "seal.create")

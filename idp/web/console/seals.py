@@ -31,7 +31,7 @@ from keys.schema import utcnow
 from signing import crl, gb_seals, national, seal_image, seals
 from signing.context import SigningContext
 from signing.errors import Conflict, InvalidInput, SigningError
-from signing.models import SealUsage
+from signing.models import Seal, SealUsage
 from signing.policy import Policy
 from signing.ports import AuditEvent
 
@@ -69,13 +69,14 @@ def _cap(text: str) -> int | None:
     return int(text)
 
 
-def _rows(session: Session, ctx: SigningContext) -> list[Row]:
+def _rows(session: Session, ctx: SigningContext, only: Seal | None = None) -> list[Row]:
+    """Seals with today's use (the UTC day `policy.check_daily_cap` counts in): all of them, or `only` one."""
     today = utcnow().date().isoformat()
     used = dict(session.execute(select(SealUsage.seal_id, SealUsage.count).where(SealUsage.day == today)).all())
     directory = ctx.services.directory
+    listed = [only] if only is not None else seals.list_seals(session, directory)
     return [
-        Row(seals.view(session, directory, s), used.get(s.id, 0), s.policy.get("daily_cap"), s.format)
-        for s in seals.list_seals(session, directory)
+        Row(seals.view(session, directory, s), used.get(s.id, 0), s.policy.get("daily_cap"), s.format) for s in listed
     ]
 
 
@@ -85,7 +86,7 @@ def _organisations(session: Session) -> list[Organisation]:
 
 def _list_page(request: Request, staff: Staff, status: int = 200, **context: Any) -> Response:
     ctx = _signing(request)
-    with ctx.services.transaction() as session:
+    with get_runtime(request).reading() as session:
         rows, orgs = _rows(session, ctx), _organisations(session)
     base = {"rows": rows, "orgs": orgs, "types": seals.TYPES, "form": {}}
     return guard.page(request, staff, "console_seals.html", {**base, **context}, status)
@@ -126,7 +127,7 @@ async def preview(
             label = seals.TYPES.get(form["seal_type"])
             if label is None:
                 raise InvalidInput(f"seal type must be one of {', '.join(seals.TYPES)}")
-            with ctx.services.transaction() as session:
+            with get_runtime(request).reading() as session:
                 org = ctx.services.directory.organisation(session, form["uscc"])
             png = seal_image.draw_seal(org.name, label)
         except SigningError as exc:
@@ -172,13 +173,13 @@ def _seal_page(request: Request, staff: Staff, seal_id: str, status: int = 200, 
     ctx = _signing(request)
     runtime: Runtime = get_runtime(request)
     t = console_messages(pick_language(request))
-    with ctx.services.transaction() as session:
+    with runtime.reading() as session:
         try:
             seal = seals.get(session, seal_id)
         except SigningError:
             return guard.page(request, staff, "console_message.html", {"title": "error_title",
                               "text": t["seals_none"]}, 404)  # fmt: skip
-        row = next(r for r in _rows(session, ctx) if r.view.id == seal.id)
+        (row,) = _rows(session, ctx, seal)
         members = []
         for person_id in seal.policy.get("members") or []:
             person = session.get(Person, person_id)
@@ -199,8 +200,7 @@ async def seal_page(request: Request, seal_id: str, staff: Annotated[Staff, Depe
 @router.get("/{seal_id}/image.png")
 async def seal_png(request: Request, seal_id: str, staff: Annotated[Staff, Depends(guard.guard(*ROLES))]) -> Response:
     def work() -> bytes | None:
-        ctx = _signing(request)
-        with ctx.services.transaction() as session:
+        with get_runtime(request).reading() as session:
             try:
                 return seals.get(session, seal_id).image_png
             except SigningError:
