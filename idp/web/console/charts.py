@@ -9,6 +9,7 @@ reader or a copy into a spreadsheet gets the figures, not a picture of them. The
 from __future__ import annotations
 
 import itertools
+import unicodedata
 from collections.abc import Sequence
 
 from markupsafe import Markup, escape
@@ -17,6 +18,11 @@ WIDTH, HEIGHT = 480, 220
 LEFT, BOTTOM, TOP = 40, 30, 12
 FONT = 16  # in viewBox units: about 11 px on a phone, 24 px at the widest (svg.chart max-width)
 _ids = itertools.count(1)
+
+
+def _text(value: str) -> Markup:
+    """Escaped, without control characters (not allowed in XML, so an SVG with one would not parse)."""
+    return escape("".join(c for c in value if unicodedata.category(c) != "Cc"))
 
 
 def _nice_top(peak: int) -> int:
@@ -40,8 +46,8 @@ def bar_chart(title: str, desc: str, bars: Sequence[tuple[str, int]], *, label_e
     out = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="chart{uid}-t chart{uid}-d" preserveAspectRatio="xMidYMid meet">',
-        f'<title id="chart{uid}-t">{escape(title)}</title>',
-        f'<desc id="chart{uid}-d">{escape(desc)}</desc>',
+        f'<title id="chart{uid}-t">{_text(title)}</title>',
+        f'<desc id="chart{uid}-d">{_text(desc)}</desc>',
     ]
     for tick in (0, top // 2, top) if top > 1 else (0, top):
         y = TOP + plot_h - plot_h * tick / top
@@ -55,13 +61,13 @@ def bar_chart(title: str, desc: str, bars: Sequence[tuple[str, int]], *, label_e
         y = TOP + plot_h - h
         out.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{colour}" '
-            f'data-label="{escape(label)}" data-value="{value}"><title>{escape(label)}: {value}</title></rect>'
+            f'data-label="{_text(label)}" data-value="{value}"><title>{_text(label)}: {value}</title></rect>'
         )
         if i % label_every == 0:
             cx = LEFT + i * slot + slot / 2
             out.append(
                 f'<text x="{cx:.1f}" y="{HEIGHT - 10}" text-anchor="middle" font-size="{FONT}" fill="#333">'
-                f"{escape(label)}</text>"
+                f"{_text(label)}</text>"
             )
     out.append("</svg>")
     return Markup("".join(out))
@@ -75,16 +81,16 @@ def hbar_chart(title: str, desc: str, bars: Sequence[tuple[str, int]], *, colour
     uid = next(_ids)
     out = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-labelledby="chart{uid}-t chart{uid}-d">',
-        f'<title id="chart{uid}-t">{escape(title)}</title>',
-        f'<desc id="chart{uid}-d">{escape(desc)}</desc>',
+        f'<title id="chart{uid}-t">{_text(title)}</title>',
+        f'<desc id="chart{uid}-d">{_text(desc)}</desc>',
     ]
     for i, (label, value) in enumerate(bars):
         y = TOP + i * row
         w = (WIDTH - 80) * value / top
-        out.append(f'<text x="0" y="{y + FONT:.1f}" font-size="{FONT}" fill="#333">{escape(label)}</text>')
+        out.append(f'<text x="0" y="{y + FONT:.1f}" font-size="{FONT}" fill="#333">{_text(label)}</text>')
         out.append(
             f'<rect x="0" y="{y + FONT + 4:.1f}" width="{w:.1f}" height="{FONT:.1f}" fill="{colour}" '
-            f'data-label="{escape(label)}" data-value="{value}"><title>{escape(label)}: {value}</title></rect>'
+            f'data-label="{_text(label)}" data-value="{value}"><title>{_text(label)}: {value}</title></rect>'
         )
         out.append(f'<text x="{w + 6:.1f}" y="{y + 2 * FONT + 2:.1f}" font-size="{FONT}" fill="#333">{value}</text>')
     out.append("</svg>")
