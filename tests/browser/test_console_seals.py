@@ -12,7 +12,7 @@ from itertools import count
 from pathlib import Path
 
 import pyotp
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from idp.errors import Conflict
 from idp.oauth.totp import confirm_enrolment, pending, start_enrolment
@@ -72,6 +72,17 @@ def _sign_in(page: Page, server: LiveServer, phone: str, secret: str) -> None:
     page.wait_for_url(re.compile(r"/console$"))
 
 
+def _signed_in(
+    browser: Browser, server: LiveServer, width: str, phone: str, secret: str
+) -> tuple[BrowserContext, Page]:
+    """A fresh browser profile at `width`, signed in to the console as the staff member with this phone."""
+    context = new_context(browser, width)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    _sign_in(page, server, phone, secret)
+    return context, page
+
+
 def test_a_seal_manager_creates_a_seal_and_a_counter_cannot_see_seals(
     browser: Browser, live_server: LiveServer, shot: Callable[[Page, str], Path]
 ) -> None:
@@ -92,10 +103,7 @@ def test_a_seal_manager_creates_a_seal_and_a_counter_cannot_see_seals(
 def _seal_manager(
     browser: Browser, server: LiveServer, shot: Callable[[Page, str], Path], width: str, phone: str, secret: str
 ) -> None:
-    context = new_context(browser, width)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    _sign_in(page, server, phone, secret)
+    context, page = _signed_in(browser, server, width, phone, secret)
     page.click("nav a[href='/console/seals']")
     page.wait_for_url(re.compile(r"/console/seals$"))
     page.select_option("#uscc", USCC)
@@ -124,10 +132,7 @@ def _seal_manager(
 def _counter(
     browser: Browser, server: LiveServer, shot: Callable[[Page, str], Path], width: str, phone: str, secret: str
 ) -> None:
-    context = new_context(browser, width)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    _sign_in(page, server, phone, secret)
+    context, page = _signed_in(browser, server, width, phone, secret)
     assert page.locator("a[href='/console/seals']").count() == 0
     response = page.goto(server.url("/console/seals"))
     assert response is not None and response.status == 403
@@ -147,10 +152,7 @@ def test_the_oversight_pages_fit_a_phone_and_a_desktop(
     finally:
         rt.close()
     for width, (phone, secret) in auditors.items():
-        context = new_context(browser, width)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        _sign_in(page, live_server, phone, secret)
+        context, page = _signed_in(browser, live_server, width, phone, secret)
         assert page.locator("a[href='/console/seals']").count() == 0
         for path in ("/console/dashboard", "/console/signatures", "/console/audit", "/console/health"):
             page.click(f"nav a[href='{path}']")
