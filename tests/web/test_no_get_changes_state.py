@@ -228,6 +228,21 @@ def _console_staff(bench: Bench) -> str:
     return member.person_id
 
 
+def _a_seal(bench: Bench) -> str:
+    """A seal (of a new organisation), so the console's seal pages are crawled with a real one."""
+    from idp.records import organisations
+    from idp.signing_wiring import open_signing
+    from signing import seals
+    from signing.policy import Policy
+
+    ctx = open_signing(bench.rt)
+    with bench.rt.transaction() as session:
+        organisations.add(
+            session, bench.rt.protector, bench.rt.uscc_rules, uscc=USCC, name="爬虫测试局", kind="department"
+        )
+        return seals.create(session, ctx, uscc=USCC, seal_type="official", policy=Policy()).id
+
+
 def crawl(
     bench: Bench, flows: dict[str, str], tokens: dict[str, str], *, flow_routes_only: bool = False
 ) -> dict[str, Any]:
@@ -237,6 +252,7 @@ def crawl(
     staff_id = _console_staff(bench) if not flow_routes_only else "x"
     values = {
         "person_id": staff_id,
+        "seal_id": _a_seal(bench) if not flow_routes_only else "x",
         "uscc": USCC,
         "client_id": bench.rp.client_id,
         "encoded": _ocsp_request(bench),

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from idp.web.console import counter, docs, guard, persons, signin, staff
+from idp.web.console import (
+    audit_trail,
+    counter,
+    dashboard,
+    docs,
+    guard,
+    health,
+    persons,
+    seals,
+    signatures,
+    signin,
+    staff,
+)
 
 
 def install(app: FastAPI) -> None:
     guard.install(app)
-    for module in (signin, counter, persons, staff, docs):
+    for module in (signin, counter, persons, staff, docs, seals, signatures, audit_trail, health, dashboard):
         app.include_router(module.router)
