@@ -22,6 +22,7 @@ from idp.oauth.models import (
     RevokedAccessToken,
     UsedAssertion,
 )
+from signing.models import SignedCopy
 
 
 def purge(session: Session) -> dict[str, int]:
@@ -37,6 +38,7 @@ def purge(session: Session) -> dict[str, int]:
         "refresh_tokens": delete(RefreshToken).where(RefreshToken.expires_at < now),
         "pushed_requests": delete(PushedRequest).where(PushedRequest.expires_at < now),
         "dpop_proofs": delete(DPoPProofSeen).where(DPoPProofSeen.expires_at < now),
+        "signed_copies": delete(SignedCopy).where(SignedCopy.kept_until < now),
         "rate_counters": delete(RateCounter).where(RateCounter.window_start < int(time.time()) - 2 * 86400),
     }
     return {name: int(getattr(session.execute(stmt), "rowcount", 0) or 0) for name, stmt in statements.items()}
