@@ -26,7 +26,9 @@ def upgrade() -> None:
         sa.Column("document_ct", sa.LargeBinary(), nullable=False),
         sa.Column("kept_until", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["record_id"], ["signature_records.id"], name=op.f("fk_signed_copies_record_id_signature_records"),
+            ["record_id"],
+            ["signature_records.id"],
+            name=op.f("fk_signed_copies_record_id_signature_records"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(

@@ -17,6 +17,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.db import utcnow
+from idp.oauth import maintenance
 from idp.oauth.models import LoginSession
 from idp.proofing import service
 from idp.records import people
@@ -24,9 +25,9 @@ from idp.records.models import Person
 from idp.web.browser import csrf_token
 from signing import copies
 from signing.models import SignatureRecord
+from tests.kit.waiting import wait_until
 from tests.oauth.conftest import ISSUER, PHONE, Bench, form_value
 from tests.oauth.test_logout import receiver  # noqa: F401 - the back-channel logout receiver fixture
-from tests.kit.waiting import wait_until
 from tests.test_no_plaintext import every_row, found_in
 from tests.web.test_no_get_changes_state import changes, dump
 
@@ -118,6 +119,8 @@ def test_overview_shows_masked_profile_and_how_to_raise_the_level(bench: Bench) 
     assert "张**" in page and "110***********002X" in page and "138****8000" in page
     assert ID_NUMBER not in page and NAME not in page and PHONE not in page
     assert 'name="level" value="3"' in page
+    english = bench.client.get("/account?lang=en").text
+    assert "My account" in english and "Raise to level 2" in english and "Sign out" in english
 
 
 def test_csrf_missing_or_wrong_is_refused_and_changes_nothing(bench: Bench) -> None:
@@ -141,7 +144,8 @@ def test_face_page_offers_delete_only_when_something_is_stored(bench: Bench) -> 
 
 
 def test_sign_a_device_out_revokes_its_tokens_and_tells_its_clients(
-    bench: Bench, receiver: tuple[str, list[str]]  # noqa: F811
+    bench: Bench,
+    receiver: tuple[str, list[str]],  # noqa: F811
 ) -> None:
     uri, received = receiver
     rp = bench.register(name="后端退出", backchannel_logout_uri=uri)
@@ -248,10 +252,13 @@ def test_signed_copy_downloads_for_its_signer_only(bench: Bench, other: tuple[Be
     assert _device(bench).client.get(f"/account/signatures/{record}.pdf").status_code == 401
     expired = _signature(bench, person_id, timedelta(seconds=-1))
     assert bench.client.get(f"/account/signatures/{expired}.pdf").status_code == 404
+    assert bench.rt.run(maintenance.purge)["signed_copies"] == 1  # `yiwang db purge` drops expired copies
 
 
 def test_closing_needs_the_typed_word_and_then_erases_everything(
-    bench: Bench, other: tuple[Bench, str], receiver: tuple[str, list[str]]  # noqa: F811
+    bench: Bench,
+    other: tuple[Bench, str],
+    receiver: tuple[str, list[str]],  # noqa: F811
 ) -> None:
     uri, received = receiver
     rp = bench.register(name="后端退出", backchannel_logout_uri=uri)
