@@ -22,6 +22,7 @@ from idp.oauth.models import LoginSession
 from idp.proofing import service
 from idp.records import people
 from idp.records.models import Person
+from idp.staff import roles
 from idp.web.browser import csrf_token
 from signing import copies
 from signing.models import SignatureRecord
@@ -268,6 +269,8 @@ def test_closing_needs_the_typed_word_and_then_erases_everything(
     bench.rt.run(lambda s: service.store_face_template(s, bench.rt.protector, person_id, bytes(range(128))))
     bench.rt.run(lambda s: people.bind_ss_card(s, bench.rt.protector, person_id, "A12345678", actor="op"))
     _signature(bench, person_id)
+    bench.rt.run(lambda s: roles.grant(s, bench.rt.protector, id_number=ID_NUMBER, role="auditor", hall=None,
+                                       halls=set(), actor="op", channel="cli"))  # fmt: skip
     with bench.rt.transaction() as session:
         person = session.get(Person, person_id)
         assert person is not None
@@ -279,6 +282,8 @@ def test_closing_needs_the_typed_word_and_then_erases_everything(
     assert changes(before, dump(bench)) == {}
     closed = bench.client.post("/account/close", data={"csrf": csrf, "confirm": "注销"})
     assert closed.status_code == 200 and "账号已注销" in closed.text
+    with bench.rt.transaction() as session:
+        assert session.get(Person, person_id) is None and roles.grants(session) == []
     secrets = [ID_NUMBER, NAME, PHONE, "+86" + PHONE, "A12345678", *indexes]
     assert found_in(every_row(bench.rt.engine), secrets) == []
     with bench.rt.transaction() as session:
