@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from idp.oauth import consent, otp, recovery, totp
+from idp.oauth import consent, otp, recovery, scopes, totp
 from idp.oauth.models import LoginSession
 from idp.oauth.provider import Provider
 from idp.proofing import service
@@ -32,7 +32,13 @@ async def consents_page(request: Request, provider: ProviderDep) -> Response:
         if login is None:
             return signed_out(request)
         with provider.runtime.transaction() as session:
-            items = consent.list_for(session, login.person_id)
+            found = consent.list_for(session, login.person_id)
+        lang = pick_language(request)
+        items = [
+            {"client_id": c.client_id, "client_name": c.client_name, "granted_at": beijing(c.granted_at),
+             "scopes": [text for _, text in scopes.describe(c.scopes, lang)] or c.scopes}
+            for c in found
+        ]  # fmt: skip
         return page(request, provider, "consents.html", {"items": items})
 
     return await run_in_threadpool(work)
