@@ -26,6 +26,10 @@ from idp.runtime import open_runtime
 from idp.settings import Settings
 from idp.web import (
     account,
+    account_data,
+    account_hub,
+    account_sessions,
+    account_signatures,
     admin,
     audit_api,
     authorize,
@@ -126,6 +130,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth_api.router)
     app.include_router(clients_api.router)
     app.include_router(account.router)
+    app.include_router(account_hub.router)
+    app.include_router(account_sessions.router)
+    app.include_router(account_signatures.router)
+    app.include_router(account_data.router)
     app.include_router(authorize.router)
     app.include_router(login.router)
     app.include_router(logout.router)

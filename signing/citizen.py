@@ -28,7 +28,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy.orm import Session
 
 from keys.schema import new_id, utcnow
-from signing import names, pades, pki, seal_image, sealing
+from signing import copies, names, pades, pki, seal_image, sealing
 from signing.context import SigningContext
 from signing.errors import Conflict, Forbidden, NotFound, SigningError
 from signing.models import SignatureRecord, SignConfirmation
@@ -283,6 +283,7 @@ def complete(ctx: SigningContext, grant: Grant, confirmation_id: str, document: 
             )
         )
         session.flush()
+        copies.keep(session, ctx.services.protection, record_id, grant.person_id, signed.data)
         ctx.services.audit(
             session,
             AuditEvent(

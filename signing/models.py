@@ -143,3 +143,15 @@ class SignConfirmation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignedCopy(Base):
+    """A citizen's signed PDF, encrypted, kept so they can download it again from their account until
+    `kept_until` (the relying party got it at once; this copy is the person's, deleted with their account)."""
+
+    __tablename__ = "signed_copies"
+
+    record_id: Mapped[str] = mapped_column(ForeignKey("signature_records.id", ondelete="CASCADE"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    document_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    kept_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,5 +1,6 @@
 """Removing what has expired: codes, flows, revocation entries, exchange lineage, used assertions, OTP challenges,
-sessions, CIBA requests and device grants, rate counters. Safe to run at any time, on any node (cron or `yiwang db purge`)."""
+sessions, CIBA requests and device grants, kept signed copies, rate counters. Safe to run at any time, on any node
+(cron or `yiwang db purge`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from idp.oauth.models import (
     RevokedAccessToken,
     UsedAssertion,
 )
+from signing.models import SignedCopy
 
 
 def purge(session: Session) -> dict[str, int]:
@@ -44,6 +46,7 @@ def purge(session: Session) -> dict[str, int]:
         # A day's grace: a late poll still hears `expired_token` rather than `invalid_grant`.
         "ciba_requests": delete(CibaRequest).where(CibaRequest.expires_at < day_ago),
         "device_grants": delete(DeviceGrant).where(DeviceGrant.expires_at < day_ago),
+        "signed_copies": delete(SignedCopy).where(SignedCopy.kept_until < now),
         "rate_counters": delete(RateCounter).where(RateCounter.window_start < int(time.time()) - 2 * 86400),
     }
     return {name: int(getattr(session.execute(stmt), "rowcount", 0) or 0) for name, stmt in statements.items()}

@@ -3,58 +3,43 @@ QR code and recovery codes, disable), their face data."""
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from idp.oauth import consent, otp, recovery, sessions, totp
+from idp.oauth import consent, otp, recovery, scopes, totp
 from idp.oauth.models import LoginSession
 from idp.oauth.provider import Provider
 from idp.proofing import service
-from idp.proofing.models import FaceTemplate
+from idp.proofing.models import FaceConsent, FaceTemplate
 from idp.records import people
 from idp.web import qr
-from idp.web.browser import check_csrf, csrf_token, ensure_browser, set_browser
+from idp.web.account_common import BEIJING, beijing, current_login, no_store, page, signed_out
+from idp.web.browser import check_csrf
 from idp.web.deps import get_provider
 from idp.web.i18n import messages, pick_language
-from idp.web.pages import render
 
 router = APIRouter(prefix="/account", tags=["account"])
 ProviderDep = Annotated[Provider, Depends(get_provider)]
 
 
-def _login(request: Request, provider: Provider) -> LoginSession | None:
-    with provider.runtime.transaction() as session:
-        login = sessions.load(session, request.cookies.get(sessions.COOKIE))
-        if login is not None:
-            session.expunge(login)
-        return login
-
-
-def _page(request: Request, provider: Provider, name: str, context: dict[str, object], status: int = 200) -> Response:
-    browser = ensure_browser(request)
-    csrf = csrf_token(provider.runtime.protector, "account", "-", browser)
-    page = render(request, name, {"csrf": csrf, **context}, status_code=status)
-    return set_browser(request, page, provider.settings.issuer.startswith("https"))
-
-
-def _signed_out(request: Request) -> Response:
-    t = messages(pick_language(request))
-    return render(request, "error.html", {"detail": t["please_sign_in"]}, status_code=401)
-
-
 @router.get("/consents")
 async def consents_page(request: Request, provider: ProviderDep) -> Response:
     def work() -> Response:
-        login = _login(request, provider)
+        login = current_login(request, provider)
         if login is None:
-            return _signed_out(request)
+            return signed_out(request)
         with provider.runtime.transaction() as session:
-            items = consent.list_for(session, login.person_id)
-        return _page(request, provider, "consents.html", {"items": items})
+            found = consent.list_for(session, login.person_id)
+        lang = pick_language(request)
+        items = [
+            {"client_id": c.client_id, "client_name": c.client_name, "granted_at": beijing(c.granted_at),
+             "scopes": [text for _, text in scopes.describe(c.scopes, lang)] or c.scopes}
+            for c in found
+        ]  # fmt: skip
+        return page(request, provider, "consents.html", {"items": items})
 
     return await run_in_threadpool(work)
 
@@ -68,23 +53,16 @@ async def consents_revoke(
 ) -> Response:
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = _login(request, provider)
+        login = current_login(request, provider)
         if login is None:
-            return _signed_out(request)
+            return signed_out(request)
         provider.runtime.run(lambda s: consent.revoke(s, login.person_id, client_id))
         return RedirectResponse("/account/consents", 303)
 
     return await run_in_threadpool(work)
 
 
-BEIJING = timezone(timedelta(hours=8))  # China has one time zone and no daylight saving
 TOTP_ISSUER = "Yiwang"
-
-
-def _no_store(response: Response) -> Response:
-    # The QR, the secret and the recovery codes must not be kept by a browser or proxy cache.
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _totp_refusal(t: dict[str, str], refused: otp.OtpRefused) -> str:
@@ -112,15 +90,15 @@ def _totp_view(
         t = messages(pick_language(request))
         context["qr"] = qr.svg(shown.uri, t["totp_enrol_title"])
         context["secret_groups"] = " ".join(shown.secret[i : i + 4] for i in range(0, len(shown.secret), 4))
-    return _no_store(_page(request, provider, "totp_enrol.html", context, status))
+    return no_store(page(request, provider, "totp_enrol.html", context, status))
 
 
 @router.get("/totp")
 async def totp_page(request: Request, provider: ProviderDep) -> Response:
     def work() -> Response:
-        login = _login(request, provider)
+        login = current_login(request, provider)
         if login is None:
-            return _signed_out(request)
+            return signed_out(request)
         return _totp_view(request, provider, login)
 
     return await run_in_threadpool(work)
@@ -132,9 +110,9 @@ async def totp_start(request: Request, provider: ProviderDep, csrf: Annotated[st
 
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = _login(request, provider)
+        login = current_login(request, provider)
         if login is None:
-            return _signed_out(request)
+            return signed_out(request)
         with provider.runtime.transaction() as session:
             started = totp.start_enrolment(session, provider.runtime.protector, login.person_id)
         if not started:
@@ -154,9 +132,9 @@ async def totp_confirm(
 ) -> Response:
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = _login(request, provider)
+        login = current_login(request, provider)
         if login is None:
-            return _signed_out(request)
+            return signed_out(request)
         t = messages(pick_language(request))
         # A refusal is returned, not raised: the failure it counted must commit.
         with provider.runtime.transaction() as session:
@@ -166,8 +144,8 @@ async def totp_confirm(
         if isinstance(outcome, otp.OtpRefused):
             return _totp_view(request, provider, login, 400, error=_totp_refusal(t, outcome))
         # Shown once, in this response only: the codes exist nowhere else in readable form.
-        return _no_store(
-            _page(request, provider, "totp_enrol.html", {"enrolled": True, "done": True, "recovery_codes": outcome})
+        return no_store(
+            page(request, provider, "totp_enrol.html", {"enrolled": True, "done": True, "recovery_codes": outcome})
         )
 
     return await run_in_threadpool(work)
@@ -182,9 +160,9 @@ async def totp_disable(
 ) -> Response:
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = _login(request, provider)
+        login = current_login(request, provider)
         if login is None:
-            return _signed_out(request)
+            return signed_out(request)
         t = messages(pick_language(request))
         with provider.runtime.transaction() as session:
             refused = totp.disable(
@@ -200,12 +178,17 @@ async def totp_disable(
 @router.get("/face")
 async def face_data_page(request: Request, provider: ProviderDep) -> Response:
     def work() -> Response:
-        login = _login(request, provider)
+        login = current_login(request, provider)
         if login is None:
-            return _signed_out(request)
+            return signed_out(request)
         with provider.runtime.transaction() as session:
-            stored = session.get(FaceTemplate, login.person_id) is not None
-        return _page(request, provider, "face_data.html", {"stored": stored})
+            template = session.get(FaceTemplate, login.person_id)
+            agreed = session.get(FaceConsent, login.person_id)
+            context = {
+                "stored_at": beijing(template.created_at) if template else None,
+                "consent_at": beijing(agreed.granted_at) if agreed else None,
+            }
+        return page(request, provider, "face_data.html", context)
 
     return await run_in_threadpool(work)
 
@@ -216,9 +199,9 @@ async def face_data_delete(
 ) -> Response:
     def work() -> Response:
         check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = _login(request, provider)
+        login = current_login(request, provider)
         if login is None:
-            return _signed_out(request)
+            return signed_out(request)
         provider.runtime.run(lambda s: service.delete_face_data(s, login.person_id))
         return RedirectResponse("/account/face", 303)
 

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from idp import audit
-from idp.oauth import id_token_hint, logout, sessions
+from idp.oauth import id_token_hint, logout, sessions, signout
 from idp.oauth.provider import Provider
 from idp.oauth.responses import add_params
 from idp.web.authorize import error_page
@@ -43,17 +43,11 @@ def _target(provider: Provider, params: dict[str, str]) -> tuple[str | None, str
 
 
 def _end(request: Request, provider: Provider, uri: str | None, state: str | None) -> Response:
-    targets: list[tuple[str, str]] = []
+    targets: signout.Targets = []
     with provider.runtime.transaction() as session:
         login = sessions.load(session, request.cookies.get(sessions.COOKIE))
         if login is not None:
-            for client_id in sessions.end(session, login):
-                client = provider.clients.get(client_id)
-                if client is not None and client.backchannel_logout_uri:
-                    sub = provider.subject_of(client, login.person_id, session=session)
-                    targets.append(
-                        (client.backchannel_logout_uri, logout.logout_token(provider, client_id, sub, login.sid))
-                    )
+            targets = signout.targets(provider, session, login.person_id, login.sid, sessions.end(session, login))
             audit.record(
                 session,
                 audit.Event(
@@ -69,7 +63,7 @@ def _end(request: Request, provider: Provider, uri: str | None, state: str | Non
         response: Response = RedirectResponse(add_params(uri, {"state": state}) if state else uri, 303)
         response.background = task
     else:
-        response = render(request, "logged_out.html")
+        response = render(request, "logged_out.html", {"signed_in": False})
         response.background = task
     response.delete_cookie(sessions.COOKIE)
     return response
