@@ -6,7 +6,8 @@ sends the staff member to our own `/authorize` (authorization code + PKCE S256, 
 asking the authenticator code (TOTP) after the SMS code of anyone who enrolled one. The callback redeems the code
 at our own `/token` and checks the ID token against our `/jwks` — over HTTP, through the app's own ASGI stack
 (`httpx.ASGITransport`), so no network path to the public issuer URL is needed — and then demands:
-`acr` at least loa:2, `otp` in `amr` (the second factor), and a staff role held now. Only then is a console
+`acr` at least loa:2, a second factor in `amr` (`otp`, or a user-verified passkey's `pop` and `user`), and a
+staff role held now. Only then is a console
 session made, with its own short cookie (`__Host-` on https, HttpOnly, SameSite=Strict, idle and absolute
 timeouts). The console client is public (`none`), registered with `subject_type=public` so `sub` is the person.
 """
@@ -29,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from idp import audit
+from idp.authn import passkey, passkeys
 from idp.db import utcnow
 from idp.errors import Conflict
 from idp.oauth import acr, clients, totp
@@ -198,7 +200,12 @@ def _open_session(provider: Provider, claims: dict[str, Any]) -> str:
         if person is None or not roles.held(session, person):
             return "not_staff"
         amr = claims.get("amr") or []
-        if acr.level(str(claims.get("acr"))) < 2 or "otp" not in amr or not totp.is_enrolled(session, person.id):
+        # The second factor: the authenticator's code, or a user-verified passkey (idp/authn/passkey.py) — each
+        # only while the person still has it.
+        second = ("otp" in amr and totp.is_enrolled(session, person.id)) or (
+            passkey.second_factor_in(amr) and passkeys.has_passkey(session, person.id)
+        )
+        if acr.level(str(claims.get("acr"))) < 2 or not second:
             return "need_totp"
         value, _ = console_sessions.create(
             session, person.id, str(claims.get("sid", "")), provider.settings.console_ttl_s
