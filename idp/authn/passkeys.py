@@ -239,13 +239,22 @@ def register(
 
 # --- authentication ---------------------------------------------------------------------------------------
 def authentication_options(
-    session: Session, protector: Protector, rp: RelyingParty, browser: str, scope: str
+    session: Session, protector: Protector, rp: RelyingParty, browser: str, scope: str, person_id: str | None = None
 ) -> dict[str, Any]:
-    """`PublicKeyCredentialRequestOptions` as JSON for a discoverable credential: no allow list, no username."""
+    """`PublicKeyCredentialRequestOptions` as JSON. To sign in: a discoverable credential, no allow list, no
+    username. To confirm a known person again (`person_id`, e.g. staff before a dangerous action): their passkeys."""
+    allow = [
+        PublicKeyCredentialDescriptor(
+            id=_credential_id(protector, row),
+            transports=[AuthenticatorTransport(t) for t in row.transports if t in _TRANSPORTS],
+        )
+        for row in (_rows(session, person_id) if person_id else [])
+    ]
     options = generate_authentication_options(
         rp_id=rp.id,
-        challenge=issue_challenge(session, protector, "sign_in", browser, scope),
+        challenge=issue_challenge(session, protector, _purpose(person_id), browser, scope),
         timeout=CHALLENGE_TTL * 1000,
+        allow_credentials=allow,
         user_verification=UserVerificationRequirement.REQUIRED,
     )
     parsed: dict[str, Any] = json.loads(options_to_json(options))
@@ -259,9 +268,11 @@ def authenticate(
     browser: str | None,
     scope: str,
     credential: str,
+    person_id: str | None = None,
 ) -> Passkey:
-    """Verify `navigator.credentials.get()`'s answer; the passkey it proves, its counter and use recorded."""
-    expected = take_challenge(session, protector, "sign_in", browser, scope)
+    """Verify `navigator.credentials.get()`'s answer; the passkey it proves, its counter and use recorded. With
+    `person_id` (a confirmation, not a sign-in) the passkey must be that person's."""
+    expected = take_challenge(session, protector, _purpose(person_id), browser, scope)
     try:
         parsed = _parse(credential)
         raw_id = _unb64(str(parsed["rawId"]))
@@ -273,6 +284,8 @@ def authenticate(
     )
     if row is None:
         raise PasskeyRefused("unknown_credential")
+    if person_id is not None and row.person_id != person_id:
+        raise PasskeyRefused("wrong_person", person_id)
     # §7.2 step 6: the account the authenticator names must be the credential's owner.
     if not handle or _unb64(str(handle)) != user_handle(protector, row.person_id):
         raise PasskeyRefused("wrong_person", row.person_id)
@@ -342,6 +355,10 @@ def audit_refusal(
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
+def _purpose(person_id: str | None) -> str:
+    return "confirm" if person_id else "sign_in"
+
+
 def _audit(
     session: Session,
     action: str,

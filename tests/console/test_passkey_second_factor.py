@@ -3,14 +3,18 @@ console without an authenticator app; a passkey they hold but did not use does n
 
 from __future__ import annotations
 
+import time
+
+import time_machine
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 
+from idp.audit.events import AuditEvent
 from idp.staff.models import ConsoleSession
 from tests.authn.test_passkey_sign_in import passkey_login, register_passkey
-from tests.console.conftest import ADMIN, Bench, Member, grant, make_person
-from tests.kit.authenticator import Authenticator
+from tests.console.conftest import ADMIN, CITIZEN, Bench, Member, csrf_of, grant, make_person
+from tests.kit.authenticator import Authenticator, b64
 from tests.oauth.conftest import ISSUER
 
 
@@ -53,3 +57,40 @@ def test_sms_alone_is_no_second_factor_even_with_a_passkey_registered(bench: Ben
     assert done.status_code == 403
     with bench.rt.transaction() as session:
         assert session.scalar(select(ConsoleSession.person_id)) is None
+
+
+def test_a_dangerous_action_can_be_confirmed_with_ones_own_passkey_only(bench: Bench) -> None:
+    member, device = _staff_with_passkey(bench)
+    make_person(bench, CITIZEN)
+    citizen = Bench(TestClient(bench.client.app, base_url=ISSUER, follow_redirects=False), bench.rt, bench.rp)
+    citizen.code_flow(phone=CITIZEN["phone"])
+    theirs = Authenticator("127.0.0.1", ISSUER)
+    register_passkey(citizen.client, theirs, "赵磊的手机")
+    console = TestClient(bench.client.app, base_url=ISSUER, follow_redirects=False)
+    assert _console_sign_in(console, device).status_code == 303
+    form = {"id_number": CITIZEN["id_number"], "role": "auditor"}
+    later = time.time() + bench.rt.settings.console_reauth_s + 60
+    with time_machine.travel(later, tick=True):
+        csrf = csrf_of(console.get("/console/staff").text)
+        asked = console.post("/console/staff/grant", data={**form, "csrf": csrf})
+        assert asked.status_code == 401 and 'id="passkey-confirm"' in asked.text
+        # Another person's passkey (a citizen's, genuine and registered) confirms nothing.
+        options = console.post("/console/reauth/passkey/options", data={"csrf": csrf}).json()
+        assert [c["id"] for c in options["allowCredentials"]] == [b64(device.credential_id)]
+        refused = console.post(
+            "/console/reauth/passkey",
+            data={"csrf": csrf, "back": "/console/staff", "credential": theirs.get(options)},
+        )
+        assert (
+            refused.status_code == 400
+            and console.post("/console/staff/grant", data={**form, "csrf": csrf}).status_code == 401
+        )
+        options = console.post("/console/reauth/passkey/options", data={"csrf": csrf}).json()
+        confirmed = console.post(
+            "/console/reauth/passkey", data={"csrf": csrf, "back": "/console/staff", "credential": device.get(options)}
+        )
+        assert confirmed.status_code == 303 and confirmed.headers["location"] == "/console/staff?reauth=done"
+        assert console.post("/console/staff/grant", data={**form, "csrf": csrf}).status_code == 200
+    with bench.rt.transaction() as session:
+        reauths = list(session.scalars(select(AuditEvent).where(AuditEvent.action == "console.reauth")))
+    assert [(e.outcome, e.actor) for e in reauths] == [("refused", member.person_id), ("success", member.person_id)]

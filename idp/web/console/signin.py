@@ -27,7 +27,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from idp import audit
 from idp.authn import passkey, passkeys
@@ -38,6 +38,7 @@ from idp.oauth.provider import Provider
 from idp.records.models import Person
 from idp.staff import console_sessions, roles
 from idp.staff.models import ConsoleSession
+from idp.web.browser import browser_id
 from idp.web.console import guard
 from idp.web.console.text import console_messages
 from idp.web.deps import get_provider
@@ -257,7 +258,7 @@ async def reauth(
     back: Annotated[str, Form(max_length=200)] = "/console",
 ) -> Response:
     """The second factor asked again: a current authenticator code (or a recovery code) renews `factor_at`."""
-    back = back if back.startswith("/console") and "//" not in back and "\\" not in back else "/console"
+    back = guard.local_back(back)
 
     def work() -> bool:
         # A refusal is returned, not raised: the failure it counted must commit.
@@ -282,9 +283,71 @@ async def reauth(
             return True
 
     if not await run_in_threadpool(work):
-        t = console_messages(pick_language(request))
-        minutes = max(1, provider.settings.console_reauth_s // 60)
-        return guard.page(
-            request, staff, "console_reauth.html", {"back": back, "minutes": minutes, "error": t["wrong_totp"]}, 400
-        )
+        return guard.reauth_page(request, staff, back, "wrong_totp", 400)
+    return guard.redirect(request, staff, f"{back}{'&' if '?' in back else '?'}reauth=done")
+
+
+def _confirm_context(request: Request, staff: guard.Staff) -> tuple[passkeys.RelyingParty, str | None, str]:
+    """What a passkey confirmation is bound to: this browser and this console session."""
+    rp = passkeys.RelyingParty.of(request.app.state.settings.issuer)
+    return rp, browser_id(request), f"console|{staff.session_key}"
+
+
+@router.post("/reauth/passkey/options")
+async def reauth_passkey_options(
+    request: Request,
+    provider: ProviderDep,
+    staff: Annotated[guard.Staff, Depends(guard.guard(*roles.ROLES, post=True))],
+) -> Response:
+    """Request options for the staff member's own passkeys (a POST: it stores the challenge)."""
+    rp, browser, scope = _confirm_context(request, staff)
+    if browser is None:
+        return JSONResponse({"error": "no_browser"}, 400)
+
+    def work() -> dict[str, Any]:
+        with provider.runtime.transaction() as session:
+            return passkeys.authentication_options(
+                session, provider.runtime.protector, rp, browser, scope, staff.person_id
+            )
+
+    response = JSONResponse(await run_in_threadpool(work))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/reauth/passkey")
+async def reauth_passkey(
+    request: Request,
+    provider: ProviderDep,
+    staff: Annotated[guard.Staff, Depends(guard.guard(*roles.ROLES, post=True))],
+    credential: Annotated[str, Form()] = "",
+    back: Annotated[str, Form(max_length=200)] = "/console",
+) -> Response:
+    """The second factor asked again, answered with one of the staff member's own passkeys (user verified)."""
+    back = guard.local_back(back)
+    rp, browser, scope = _confirm_context(request, staff)
+
+    def work() -> bool:
+        # A refusal is returned, not raised: the consumed challenge and the audit must commit.
+        with provider.runtime.transaction() as session:
+            try:
+                passkeys.authenticate(
+                    session, provider.runtime.protector, rp, browser, scope, credential, staff.person_id
+                )
+            except passkeys.PasskeyRefused as refused:
+                refused.person_id = staff.person_id
+                passkeys.audit_refusal(session, "console.reauth", refused, channel="console")
+                return False
+            row = session.get(ConsoleSession, staff.session_key, with_for_update=True)
+            if row is not None:
+                row.factor_at = utcnow()
+            audit.record(
+                session,
+                audit.Event(action="console.reauth", subject=staff.person_id, actor=staff.person_id,
+                            channel="console", detail={"method": "passkey"}),
+            )  # fmt: skip
+            return True
+
+    if not await run_in_threadpool(work):
+        return await run_in_threadpool(guard.reauth_page, request, staff, back, "console_reauth_passkey_failed", 400)
     return guard.redirect(request, staff, f"{back}{'&' if '?' in back else '?'}reauth=done")

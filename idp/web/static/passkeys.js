@@ -84,14 +84,23 @@
     });
   }
 
+  function get(o) {
+    o.challenge = toBytes(o.challenge);
+    (o.allowCredentials || []).forEach(function (c) { c.id = toBytes(c.id); });
+    return navigator.credentials.get({ publicKey: o });
+  }
+
+  var confirm = document.getElementById("passkey-confirm"); // the console asking staff again
+  if (confirm) {
+    run(confirm, "/console/reauth/passkey/options", function () {
+      return { csrf: confirm.elements.csrf.value };
+    }, get);
+  }
+
   var login = document.getElementById("passkey-login");
   if (login) {
     run(login, "/login/passkey/options", function () {
       return { csrf: login.elements.csrf.value, flow: login.elements.flow.value };
-    }, function (o) {
-      o.challenge = toBytes(o.challenge);
-      (o.allowCredentials || []).forEach(function (c) { c.id = toBytes(c.id); });
-      return navigator.credentials.get({ publicKey: o });
-    });
+    }, get);
   }
 })();
