@@ -83,7 +83,7 @@ async def registration_options(request: Request, provider: ProviderDep, csrf: Cs
                 session, protector, passkeys.RelyingParty.of(provider.settings.issuer), login.person_id, label,
                 browser, login.sid,
             )  # fmt: skip
-        return _json(options)
+        return options_json(options)
 
     return await run_in_threadpool(work)
 
@@ -165,7 +165,7 @@ async def sign_in_options(
     options = await run_in_threadpool(passkey.options, engine, flow, browser_id(request))
     if not isinstance(options, dict):
         return JSONResponse({"error": options.message}, options.status)
-    return _json(options)
+    return options_json(options)
 
 
 @router.post("/login/passkey")
@@ -177,7 +177,8 @@ async def sign_in(
     return respond(request, result, lambda shown: _login_page(request, engine, flow, shown))
 
 
-def _json(options: dict[str, Any]) -> Response:
+def options_json(options: dict[str, Any]) -> Response:
+    """A ceremony's options: JSON for the page's script, never kept by a cache (the challenge is single use)."""
     response = JSONResponse(options)
     response.headers["Cache-Control"] = "no-store"
     return response

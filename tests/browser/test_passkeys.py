@@ -74,6 +74,10 @@ def test_register_a_passkey_sign_out_and_sign_in_with_it(
         assert "通行密钥已添加" in page.inner_text("main")
         assert_no_sideways_scroll(page)
         shot(page, "added")
+        page.goto(server.url("/account/passkeys?lang=en"))  # the same page in English
+        assert page.inner_text("h1") == "Passkeys" and page.inner_text("#passkey-register button") == "Add a passkey"
+        assert_no_sideways_scroll(page)
+        shot(page, "english")
 
         # Sign out, as a citizen does it from the application.
         page.goto(server.url("/demo/logout"))  # the application's RP-initiated logout (with its ID token hint)

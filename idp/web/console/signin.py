@@ -44,6 +44,7 @@ from idp.web.console.text import console_messages
 from idp.web.deps import get_provider
 from idp.web.i18n import pick_language
 from idp.web.pages import render
+from idp.web.passkeys import options_json
 
 router = APIRouter(prefix="/console", tags=["console"])
 ProviderDep = Annotated[Provider, Depends(get_provider)]
@@ -310,9 +311,7 @@ async def reauth_passkey_options(
                 session, provider.runtime.protector, rp, browser, scope, staff.person_id
             )
 
-    response = JSONResponse(await run_in_threadpool(work))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return options_json(await run_in_threadpool(work))
 
 
 @router.post("/reauth/passkey")
