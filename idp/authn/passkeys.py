@@ -276,7 +276,7 @@ def authenticate(
     try:
         parsed = _parse(credential)
         raw_id = _unb64(str(parsed["rawId"]))
-        handle = parsed["response"].get("userHandle")
+        handle = _unb64(str(parsed["response"]["userHandle"])) if parsed["response"].get("userHandle") else None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PasskeyRefused("invalid") from exc
     row = session.scalar(
@@ -286,9 +286,6 @@ def authenticate(
         raise PasskeyRefused("unknown_credential")
     if person_id is not None and row.person_id != person_id:
         raise PasskeyRefused("wrong_person", person_id)
-    # §7.2 step 6: the account the authenticator names must be the credential's owner.
-    if not handle or _unb64(str(handle)) != user_handle(protector, row.person_id):
-        raise PasskeyRefused("wrong_person", row.person_id)
     try:
         verified = verify_authentication_response(
             credential=parsed,
@@ -302,6 +299,11 @@ def authenticate(
         )
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
         raise PasskeyRefused("invalid", row.person_id) from exc
+    # §7.2 step 6: the account the authenticator names must be the credential's owner (the user handle is not
+    # under the signature, so it is judged on its own). Signing in, it is how the person is found: required; a
+    # known person's confirmation may come from a non-resident credential, which need not return it.
+    if (handle is not None or person_id is None) and handle != user_handle(protector, row.person_id):
+        raise PasskeyRefused("wrong_person", row.person_id)
     stored = row.sign_count or 0
     if (verified.new_sign_count or stored) and verified.new_sign_count <= stored:
         raise PasskeyRefused("counter_regression", row.person_id)

@@ -188,6 +188,35 @@ def test_another_persons_credential_is_refused(rt: Runtime) -> None:
     _refused(rt, mine.get(_options(rt), user_handle=theirs.user_handle), "wrong_person")
 
 
+def test_a_sign_in_without_a_user_handle_or_with_a_garbled_one_is_refused(rt: Runtime) -> None:
+    device = _register(rt, _person(rt))
+    _refused(rt, device.get(_options(rt), user_handle=b""), "wrong_person")
+    garbled = json.loads(device.get(_options(rt)))
+    garbled["response"]["userHandle"] = "a"  # not base64url of anything
+    _refused(rt, json.dumps(garbled), "invalid")
+
+
+def test_a_confirmation_takes_only_the_persons_own_passkey(rt: Runtime) -> None:
+    """Staff confirming a dangerous action: their passkeys are offered, anyone else's is refused."""
+    mine, theirs = _person(rt), _person(rt, "+8613700138002")
+    my_device, their_device = _register(rt, mine), _register(rt, theirs)
+    options = rt.run(lambda s: passkeys.authentication_options(s, rt.protector, RP, BROWSER, "console", mine))
+    assert [c["id"] for c in options["allowCredentials"]] == [b64(my_device.credential_id)]
+    with pytest.raises(passkeys.PasskeyRefused, match="wrong_person"):
+        rt.run(
+            lambda s: passkeys.authenticate(s, rt.protector, RP, BROWSER, "console", their_device.get(options), mine)
+        )
+    options = rt.run(lambda s: passkeys.authentication_options(s, rt.protector, RP, BROWSER, "console", mine))
+    answer = my_device.get(options)
+    assert (
+        rt.run(lambda s: passkeys.authenticate(s, rt.protector, RP, BROWSER, "console", answer, mine)).person_id == mine
+    )
+    # A sign-in's challenge is not a confirmation's, and the other way round.
+    options = _options(rt, flow="console")
+    with pytest.raises(passkeys.PasskeyRefused, match="no_challenge"):
+        rt.run(lambda s: passkeys.authenticate(s, rt.protector, RP, BROWSER, "console", my_device.get(options), mine))
+
+
 def test_the_same_credential_cannot_be_registered_twice(rt: Runtime) -> None:
     device = _register(rt, _person(rt))
     other = _person(rt, "+8613700138002")
