@@ -45,6 +45,7 @@ from idp.web import (
     logout,
     metrics_api,
     oauth_api,
+    passkeys,
     problems,
     sandbox,
     stepup,
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_data.router)
     app.include_router(authorize.router)
     app.include_router(login.router)
+    app.include_router(passkeys.router)
     app.include_router(logout.router)
     app.include_router(stepup.router)
     app.include_router(device.router)

@@ -12,6 +12,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "totp_pending": ("secret_ct",),
     "face_templates": ("template_ct",),
     "ciba_requests": ("binding_ct", "notify_ct"),
+    "passkeys": ("credential_id_ct", "name_ct"),
 }
 
 

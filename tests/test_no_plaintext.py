@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine, MetaData, inspect, select, text
 
 from idp import audit
+from idp.authn import passkeys
 from idp.oauth import otp
 from idp.proofing import binding, service
 from idp.records import organisations, people
@@ -18,6 +19,7 @@ from idp.signing_wiring import open_signing
 from idp.staff import roles
 from signing import citizen, pades
 from signing.sample import one_page_pdf
+from tests.kit.authenticator import Authenticator
 
 PERSONS = [
     ("11010519491231002X", "张三丰", "13800138000", "A12345678"),
@@ -91,6 +93,14 @@ def _populate(rt: Runtime) -> list[str]:
                               halls={"city"}, actor="op", channel="cli")
     )  # fmt: skip
     secrets += ["110105198001010024"]
+    # A passkey named by its owner with their name and number: the name is stored encrypted.
+    rp = passkeys.RelyingParty.of("https://id.example.gov.cn")
+    options = rt.run(lambda s: passkeys.registration_options(s, rt.protector, rp, claimant.id, "x", "b" * 24, "sid"))
+    answer = Authenticator(rp.id, rp.origin).create(options)
+    rt.run(
+        lambda s: passkeys.register(s, rt.protector, rp, claimant.id, "b" * 24, "sid", "赵六的手机 13600003333", answer)
+    )
+    secrets += ["赵六的手机", "13600003333"]
     # A refused attempt names the number in its message: the audit trail must still hold it masked.
     with contextlib.suppress(people.Conflict):
         rt.run(

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.account import history
+from idp.authn import passkeys
 from idp.authn.models import TermsAcceptance
 from idp.oauth import consent, recovery, totp
 from idp.oauth.models import LoginSession, PairwiseSubject, RefreshToken, SessionClient
@@ -99,6 +100,10 @@ def collect(session: Session, protector: Protector, person_id: str) -> dict[str,
             "bank_cards": [
                 {"card": c.masked, "verified_at": _when(c.verified_at)}
                 for c in session.scalars(select(BankCard).where(BankCard.person_id == person_id))
+            ],
+            "passkeys": [
+                {"name": k.name, "created_at": _when(k.created_at), "last_used_at": _when(k.last_used_at)}
+                for k in passkeys.listed(session, protector, person_id)
             ],
             "totp": {
                 "enrolled": totp.is_enrolled(session, person_id),

@@ -4,8 +4,8 @@ A front end (the browser pages, and next kiosks, counters, the hotline) parses i
 entry point and renders the `Outcome`. Each entry point is one unit of work: it opens at most one write
 transaction, in which everything the step changes (an OTP consumed, a person registered, a session, a consent,
 an authorization code, the audit events) commits together or not at all. The decision "what next for this
-level" is `idp.authn.policy.next_step`; the methods (`sms`, `totp`, `alipay_login`, `registry`, `unionpay`,
-`alipay_certify`, `face`, `counter`) each prove one thing and hand back to `advance`.
+level" is `idp.authn.policy.next_step`; the methods (`sms`, `totp`, `passkey`, `alipay_login`, `registry`,
+`unionpay`, `alipay_certify`, `face`, `counter`) each prove one thing and hand back to `advance`.
 """
 
 from __future__ import annotations

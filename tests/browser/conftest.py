@@ -13,6 +13,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,16 +82,15 @@ class LiveServer:
         return str(messages[0]["code"])
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@contextmanager
+def serve(root: Path, host: str = "127.0.0.1") -> Iterator[LiveServer]:
     """`yiwang serve` in-process: uvicorn in a thread on a socket we bound first, so that requests made before
-    it finishes starting simply queue in the listen backlog (no polling, no sleeps)."""
-    _chromium_or_skip()
-    root = tmp_path_factory.mktemp("browser-server")
+    it finishes starting simply queue in the listen backlog (no polling, no sleeps). `host` names the issuer
+    (WebAuthn needs a domain, e.g. `localhost`, not an IP address); the socket is always 127.0.0.1."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    base = f"http://{host}:{sock.getsockname()[1]}"
     settings = Settings(data_dir=root / "var", database_url=f"sqlite:///{root / 'yiwang.db'}", issuer=base)
     initialise(settings)
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="on")
@@ -98,12 +98,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="yiwang-browser-server")
     thread.start()
     try:
-        assert httpx.get(f"{base}/healthz", timeout=60).status_code == 200
+        local = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        assert httpx.get(f"{local}/healthz", timeout=60).status_code == 200
         yield LiveServer(base, settings)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    _chromium_or_skip()
+    with serve(tmp_path_factory.mktemp("browser-server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from idp.authn import passkeys
 from idp.db import utcnow
 from idp.records import people
 from idp.records.models import Person
@@ -113,8 +114,7 @@ class ReauthNeeded(Interrupt):
         self.staff, self.back = staff, back
 
     def respond(self, request: Request) -> Response:
-        minutes = max(1, request.app.state.settings.console_reauth_s // 60)
-        return page(request, self.staff, "console_reauth.html", {"back": self.back, "minutes": minutes}, 401)
+        return reauth_page(request, self.staff, self.back, None, 401)
 
 
 def install(app: FastAPI) -> None:
@@ -215,3 +215,19 @@ def page(request: Request, staff: Staff, name: str, context: dict[str, Any], sta
 
 def redirect(request: Request, staff: Staff, to: str) -> Response:
     return set_cookie(request, RedirectResponse(to, 303), staff.cookie)
+
+
+def local_back(back: str) -> str:
+    """Where to go after a confirmation: a console page, never another site."""
+    return back if back.startswith("/console") and "//" not in back and "\\" not in back else "/console"
+
+
+def reauth_page(request: Request, staff: Staff, back: str, error: str | None, status: int) -> Response:
+    """Asking for the second factor again: an authenticator code, or one of the staff member's passkeys."""
+    t = console_messages(pick_language(request))
+    runtime: Runtime = request.app.state.runtime
+    with runtime.reading() as session:
+        passkey = passkeys.has_passkey(session, staff.person_id)
+    minutes = max(1, request.app.state.settings.console_reauth_s // 60)
+    context = {"back": back, "minutes": minutes, "error": t[error] if error else None, "passkey": passkey}
+    return page(request, staff, "console_reauth.html", context, status)

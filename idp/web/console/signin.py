@@ -6,7 +6,8 @@ sends the staff member to our own `/authorize` (authorization code + PKCE S256, 
 asking the authenticator code (TOTP) after the SMS code of anyone who enrolled one. The callback redeems the code
 at our own `/token` and checks the ID token against our `/jwks` — over HTTP, through the app's own ASGI stack
 (`httpx.ASGITransport`), so no network path to the public issuer URL is needed — and then demands:
-`acr` at least loa:2, `otp` in `amr` (the second factor), and a staff role held now. Only then is a console
+`acr` at least loa:2, a second factor in `amr` (`otp`, or a user-verified passkey's `pop` and `user`), and a
+staff role held now. Only then is a console
 session made, with its own short cookie (`__Host-` on https, HttpOnly, SameSite=Strict, idle and absolute
 timeouts). The console client is public (`none`), registered with `subject_type=public` so `sub` is the person.
 """
@@ -26,9 +27,10 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from idp import audit
+from idp.authn import passkey, passkeys
 from idp.db import utcnow
 from idp.errors import Conflict
 from idp.oauth import acr, clients, totp
@@ -36,11 +38,13 @@ from idp.oauth.provider import Provider
 from idp.records.models import Person
 from idp.staff import console_sessions, roles
 from idp.staff.models import ConsoleSession
+from idp.web.browser import browser_id
 from idp.web.console import guard
 from idp.web.console.text import console_messages
 from idp.web.deps import get_provider
 from idp.web.i18n import pick_language
 from idp.web.pages import render
+from idp.web.passkeys import options_json
 
 router = APIRouter(prefix="/console", tags=["console"])
 ProviderDep = Annotated[Provider, Depends(get_provider)]
@@ -198,7 +202,12 @@ def _open_session(provider: Provider, claims: dict[str, Any]) -> str:
         if person is None or not roles.held(session, person):
             return "not_staff"
         amr = claims.get("amr") or []
-        if acr.level(str(claims.get("acr"))) < 2 or "otp" not in amr or not totp.is_enrolled(session, person.id):
+        # The second factor: the authenticator's code, or a user-verified passkey (idp/authn/passkey.py) — each
+        # only while the person still has it.
+        second = ("otp" in amr and totp.is_enrolled(session, person.id)) or (
+            passkey.second_factor_in(amr) and passkeys.has_passkey(session, person.id)
+        )
+        if acr.level(str(claims.get("acr"))) < 2 or not second:
             return "need_totp"
         value, _ = console_sessions.create(
             session, person.id, str(claims.get("sid", "")), provider.settings.console_ttl_s
@@ -250,7 +259,7 @@ async def reauth(
     back: Annotated[str, Form(max_length=200)] = "/console",
 ) -> Response:
     """The second factor asked again: a current authenticator code (or a recovery code) renews `factor_at`."""
-    back = back if back.startswith("/console") and "//" not in back and "\\" not in back else "/console"
+    back = guard.local_back(back)
 
     def work() -> bool:
         # A refusal is returned, not raised: the failure it counted must commit.
@@ -275,9 +284,69 @@ async def reauth(
             return True
 
     if not await run_in_threadpool(work):
-        t = console_messages(pick_language(request))
-        minutes = max(1, provider.settings.console_reauth_s // 60)
-        return guard.page(
-            request, staff, "console_reauth.html", {"back": back, "minutes": minutes, "error": t["wrong_totp"]}, 400
-        )
+        return guard.reauth_page(request, staff, back, "wrong_totp", 400)
+    return guard.redirect(request, staff, f"{back}{'&' if '?' in back else '?'}reauth=done")
+
+
+def _confirm_context(request: Request, staff: guard.Staff) -> tuple[passkeys.RelyingParty, str | None, str]:
+    """What a passkey confirmation is bound to: this browser and this console session."""
+    rp = passkeys.RelyingParty.of(request.app.state.settings.issuer)
+    return rp, browser_id(request), f"console|{staff.session_key}"
+
+
+@router.post("/reauth/passkey/options")
+async def reauth_passkey_options(
+    request: Request,
+    provider: ProviderDep,
+    staff: Annotated[guard.Staff, Depends(guard.guard(*roles.ROLES, post=True))],
+) -> Response:
+    """Request options for the staff member's own passkeys (a POST: it stores the challenge)."""
+    rp, browser, scope = _confirm_context(request, staff)
+    if browser is None:
+        return JSONResponse({"error": "no_browser"}, 400)
+
+    def work() -> dict[str, Any]:
+        with provider.runtime.transaction() as session:
+            return passkeys.authentication_options(
+                session, provider.runtime.protector, rp, browser, scope, staff.person_id
+            )
+
+    return options_json(await run_in_threadpool(work))
+
+
+@router.post("/reauth/passkey")
+async def reauth_passkey(
+    request: Request,
+    provider: ProviderDep,
+    staff: Annotated[guard.Staff, Depends(guard.guard(*roles.ROLES, post=True))],
+    credential: Annotated[str, Form()] = "",
+    back: Annotated[str, Form(max_length=200)] = "/console",
+) -> Response:
+    """The second factor asked again, answered with one of the staff member's own passkeys (user verified)."""
+    back = guard.local_back(back)
+    rp, browser, scope = _confirm_context(request, staff)
+
+    def work() -> bool:
+        # A refusal is returned, not raised: the consumed challenge and the audit must commit.
+        with provider.runtime.transaction() as session:
+            try:
+                passkeys.authenticate(
+                    session, provider.runtime.protector, rp, browser, scope, credential, staff.person_id
+                )
+            except passkeys.PasskeyRefused as refused:
+                refused.person_id = staff.person_id
+                passkeys.audit_refusal(session, "console.reauth", refused, channel="console")
+                return False
+            row = session.get(ConsoleSession, staff.session_key, with_for_update=True)
+            if row is not None:
+                row.factor_at = utcnow()
+            audit.record(
+                session,
+                audit.Event(action="console.reauth", subject=staff.person_id, actor=staff.person_id,
+                            channel="console", detail={"method": "passkey"}),
+            )  # fmt: skip
+            return True
+
+    if not await run_in_threadpool(work):
+        return await run_in_threadpool(guard.reauth_page, request, staff, back, "console_reauth_passkey_failed", 400)
     return guard.redirect(request, staff, f"{back}{'&' if '?' in back else '?'}reauth=done")
