@@ -259,10 +259,8 @@ class Cluster:
                 _signal_group(node.proc, signal.SIGTERM)
         for node in self.members:
             if node.proc is not None:
-                try:
+                with suppress(subprocess.TimeoutExpired):
                     node.proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    pass
                 _signal_group(node.proc, signal.SIGKILL)  # workers left behind by a dead master, too
                 node.proc.wait()
         if self._created_db:
@@ -392,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
-    cluster = Cluster(nodes=args.nodes, workers=args.workers, lifetime=args.lifetime, redis=None if args.no_redis else REDIS)
+    cluster = Cluster(
+        nodes=args.nodes, workers=args.workers, lifetime=args.lifetime, redis=None if args.no_redis else REDIS
+    )
     try:
         with cluster:
             print(f"balancer {cluster.base}  (HAProxy stats http://127.0.0.1:{cluster.stats_port}/stats)")

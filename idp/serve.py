@@ -12,9 +12,8 @@ import functools
 import sys
 from collections.abc import Callable
 
-from fastapi import FastAPI
-
 import uvicorn
+from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
 from idp import metrics
