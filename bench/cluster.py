@@ -42,21 +42,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bench.oidc_bench import LOAD_SETTINGS  # the SMS limits lifted: every client is 127.0.0.1
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS = "redis://127.0.0.1:6379"
-
-# Every virtual client comes from 127.0.0.1 through one balancer: the per-IP SMS limits are lifted for a run
-# (the per-phone limits stay), and virtual browsers run no JavaScript, so no proof of work is asked.
-LOAD_SETTINGS = {
-    "YIWANG_SMS_PER_IP_PER_10MIN": "1000000000",
-    "YIWANG_SMS_PER_PHONE_PER_MINUTE": "1000",
-    "YIWANG_SMS_PER_PHONE_PER_DAY": "1000",
-    "YIWANG_SMS_PER_PHONE_PER_IP_PER_DAY": "1000000000",
-    "YIWANG_SMS_PER_PHONE_FROM_OTHERS_PER_DAY": "1000000000",
-    "YIWANG_SMS_MAX_PER_HOUR": "1000000000",
-    "YIWANG_SMS_POW_WAIT_S": "0",
-}
 
 
 def free_port() -> int:

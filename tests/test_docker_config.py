@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -93,13 +91,9 @@ http {{
 
 def test_the_cluster_haproxy_config_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The HAProxy config bench/cluster.py generates is one HAProxy accepts (`haproxy -c`)."""
-    # bench/ is scripts, not a package on the test path: the module is loaded from its file.
-    spec = importlib.util.spec_from_file_location("bench_cluster", DOCKER.parent / "bench" / "cluster.py")
-    assert spec is not None and spec.loader is not None
-    cluster = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, cluster)  # its dataclasses look their module up there
-    spec.loader.exec_module(cluster)
-    haproxy_config = cluster.haproxy_config
+    monkeypatch.syspath_prepend(str(DOCKER.parent))  # bench/ is not on the test path
+    from bench.cluster import haproxy_config
+
     cfg = tmp_path / "haproxy.cfg"
     cfg.write_text(haproxy_config(18080, [18001, 18002], 18090))
     done = subprocess.run([_tool("haproxy"), "-c", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
