@@ -366,6 +366,17 @@ class Cluster:
         return dict(json.loads(self.cli(*args, "--json").stdout))
 
 
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT end the program through KeyboardInterrupt, so that every `with Cluster` cleans up (a
+    background job started by a shell ignores SIGINT unless told otherwise)."""
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Start N yiwang nodes behind HAProxy on loopback ports.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -376,10 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--no-redis", action="store_true", help="shared state in PostgreSQL only")
     args = ap.parse_args(argv)
 
-    def interrupted(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupted)
+    stop_on_signals()
     cluster = Cluster(
         nodes=args.nodes, workers=args.workers, lifetime=args.lifetime, redis=None if args.no_redis else REDIS
     )

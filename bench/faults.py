@@ -49,7 +49,7 @@ from typing import Any
 
 import httpx
 
-from bench.cluster import Cluster
+from bench.cluster import Cluster, stop_on_signals
 from bench.load import Load, Setup
 from bench.oidc_bench import PREFIXES
 
@@ -292,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lifetime", type=float, default=1500, help="the cluster stops itself after this")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
+    stop_on_signals()
     phases = [p for p in args.phases.split(",") if p]
     if args.db_faults:
         phases += [p for p in SHARED if p not in phases]

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.cluster import Cluster
+from bench.cluster import Cluster, stop_on_signals
 from bench.load import Load, Setup
 from bench.oidc_bench import PgWatch, machine_idle_pct
 
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
+    stop_on_signals()
     started = datetime.now(UTC)
     idle = machine_idle_pct()
     print(f"machine idle before the run: {idle:.0f}% of 2 cores")

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.cluster import Cluster
+from bench.cluster import Cluster, stop_on_signals
 from bench.load import Load, Setup
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--lifetime", type=float, default=6 * 3600)
+    ap.add_argument("--max-seconds", type=float, default=None, help="stop the load then, and say it stopped early")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
+    stop_on_signals()
     started = datetime.now(UTC)
     refresh, cc = args.grants // 2, args.grants - args.grants // 2
     with Cluster(nodes=args.nodes, workers=args.workers, lifetime=args.lifetime) as cluster:
@@ -73,9 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         weights = {"login": args.logins, "refresh": refresh, "cc": cc, "seal": 0}
         limits = {"login": args.logins, "refresh": refresh, "cc": cc, "seal": 0}
         load = Load(cluster, setup, clients=args.clients, mix=weights, limits=limits, prefix="150").start()
-        last = 0
+        last, early = 0, False
         while load._thread is not None and load._thread.is_alive():
             load._thread.join(timeout=30)
+            if args.max_seconds and time.monotonic() - t0 > args.max_seconds and load._thread.is_alive():
+                early = True
+                load.stop()
             tried = load.tally.tried()
             if tried - last >= 1000 or not load._thread.is_alive():
                 print(f"{time.monotonic() - t0:7.0f} s  {tried} done  {load.tally.total('ok')} ok", flush=True)
@@ -91,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ok_logins = tally.outcomes["login"]["ok"]
     nodes = [f"n{i}" for i in range(args.nodes)]
     result = {
-        "run": {"started": started.isoformat(), "argv": sys.argv[1:], "wall_s": round(wall, 1)},
+        "run": {"started": started.isoformat(), "argv": sys.argv[1:], "wall_s": round(wall, 1), "stopped_early": early},
         "asked": {"logins": args.logins, "refresh": refresh, "cc": cc},
         "by_kind": {k: dict(c) for k, c in tally.outcomes.items() if sum(c.values())},
         "reasons": dict(tally.reasons.most_common(12)),
