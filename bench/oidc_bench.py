@@ -83,6 +83,16 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "bench" / "reference"
 CC_BODY = "grant_type=client_credentials"
+# Every virtual browser comes from 127.0.0.1: the SMS limits are lifted for a run (bench/cluster.py too).
+LOAD_SETTINGS = {
+    "YIWANG_SMS_PER_IP_PER_10MIN": "1000000000",
+    "YIWANG_SMS_PER_PHONE_PER_MINUTE": "1000",
+    "YIWANG_SMS_PER_PHONE_PER_DAY": "1000",
+    "YIWANG_SMS_PER_PHONE_PER_IP_PER_DAY": "1000000000",
+    "YIWANG_SMS_PER_PHONE_FROM_OTHERS_PER_DAY": "1000000000",
+    "YIWANG_SMS_MAX_PER_HOUR": "1000000000",
+    "YIWANG_SMS_POW_WAIT_S": "0",  # virtual browsers run no JavaScript: no proof of work asked
+}
 
 # --- small helpers -------------------------------------------------------------------------------------------------
 
@@ -446,14 +456,7 @@ def start_ours(args: argparse.Namespace, workdir: Path, db_url: str | None) -> I
         "YIWANG_LOG_LEVEL": args.log_level,
         "YIWANG_ACCESS_LOG": "true" if args.access_log else "false",
         "PYTHONUNBUFFERED": "1",
-        # Every virtual browser comes from 127.0.0.1: lift the SMS limits for the run.
-        "YIWANG_SMS_PER_IP_PER_10MIN": "1000000000",
-        "YIWANG_SMS_PER_PHONE_PER_MINUTE": "1000",
-        "YIWANG_SMS_PER_PHONE_PER_DAY": "1000",
-        "YIWANG_SMS_PER_PHONE_PER_IP_PER_DAY": "1000000000",
-        "YIWANG_SMS_PER_PHONE_FROM_OTHERS_PER_DAY": "1000000000",
-        "YIWANG_SMS_MAX_PER_HOUR": "1000000000",
-        "YIWANG_SMS_POW_WAIT_S": "0",  # virtual browsers run no JavaScript: no proof of work asked
+        **LOAD_SETTINGS,
     }
     if db_url:
         env["YIWANG_DATABASE_URL"] = db_url

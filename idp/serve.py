@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 
 import uvicorn
+from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
 from idp import metrics
@@ -30,9 +32,12 @@ def listening_issuer(settings: Settings, host: str, port: int) -> Settings:
     return settings.model_copy(update={"issuer": f"http://{shown}:{port}"})
 
 
-def config(settings: Settings, host: str, port: int, workers: int) -> uvicorn.Config:
+def config(
+    settings: Settings, host: str, port: int, workers: int, factory: Callable[[Settings], FastAPI] = create_app
+) -> uvicorn.Config:
+    """`factory` builds each worker's app from the settings (a module-level function: it is pickled)."""
     return uvicorn.Config(
-        functools.partial(create_app, settings),
+        functools.partial(factory, settings),
         factory=True,
         host=host,
         port=port,
@@ -46,9 +51,11 @@ def config(settings: Settings, host: str, port: int, workers: int) -> uvicorn.Co
     )
 
 
-def run(settings: Settings, host: str, port: int, workers: int) -> None:
+def run(
+    settings: Settings, host: str, port: int, workers: int, factory: Callable[[Settings], FastAPI] = create_app
+) -> None:
     """What `uvicorn.run` does, for an app factory that is an object rather than an import string."""
-    cfg = config(settings, host, port, workers)
+    cfg = config(settings, host, port, workers, factory)
     server = uvicorn.Server(cfg)
     try:
         if workers > 1:
