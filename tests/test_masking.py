@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import date
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from idp import place
 from idp.identity import citizen_id_check_char
 from idp.masking import mask, mask_id_number, mask_name, mask_phone, mask_text
 
@@ -55,3 +57,26 @@ def test_mask_text_removes_embedded_numbers(before: str, number: str, phone: str
 @given(st.text(alphabet=st.characters(blacklist_categories=["Nd"]), max_size=200))
 def test_mask_text_leaves_text_without_numbers_alone(text: str) -> None:
     assert mask_text(text) == text
+
+
+@given(st.ip_addresses())
+def test_a_network_shown_is_a_wide_prefix_holding_the_address(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    shown = place.masked_network(str(address))
+    assert shown is not None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    network = (
+        ipaddress.ip_network(shown.replace("*", "0") + "/16")
+        if "." in shown
+        else ipaddress.ip_network(shown.replace("::*", "::") + "/32")
+    )
+    assert address in network  # the address is somewhere in a /16 (IPv4) or a /32 (IPv6): no finer
+
+
+def test_networks_are_cut_to_a_prefix_and_names_are_not_addresses() -> None:
+    assert place.masked_network("121.36.18.7") == "121.36.*.*"
+    assert place.masked_network("::ffff:121.36.18.7") == "121.36.*.*"
+    assert place.masked_network("2408:8207:1851:aa0::1") == "2408:8207::*"
+    assert place.masked_network("testclient") is None and place.masked_network(None) is None

@@ -22,6 +22,7 @@ class Entry:
     methods: list[str]
     acr: str | None
     outcome: str
+    network: str | None  # masked (idp.place): "121.36.*.*"
 
 
 def sign_ins(session: Session, person_id: str, limit: int = 50) -> list[Entry]:
@@ -32,7 +33,16 @@ def sign_ins(session: Session, person_id: str, limit: int = 50) -> list[Entry]:
         .limit(limit)
     )
     return [
-        Entry(r.at, r.action, r.channel, r.client, list(r.detail.get("amr") or []), r.detail.get("acr"), r.outcome)
+        Entry(
+            r.at,
+            r.action,
+            r.channel,
+            r.client,
+            list(r.detail.get("amr") or []),
+            r.detail.get("acr"),
+            r.outcome,
+            r.detail.get("network"),
+        )
         for r in rows
     ]
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from authlib.oauth2 import OAuth2Error
 from sqlalchemy.orm import Session
 
-from idp import audit
+from idp import audit, place
 from idp.authn import device, journey, policy
 from idp.authn.journey import Demand
 from idp.authn.outcome import Outcome, Redirect, Refused, Step
@@ -306,7 +306,7 @@ class Engine:
                 actor=person.id,
                 channel=channel,
                 client=flow.client_id,
-                detail={"amr": amr, "acr": login.acr},
+                detail={"amr": amr, "acr": login.acr, **_network()},
             ),
         )
         return cookie, login
@@ -336,7 +336,7 @@ class Engine:
                 actor=person.id,
                 channel=channel,
                 client=flow.client_id,
-                detail={"acr": acr.acr_for(level), "amr": amr},
+                detail={"acr": acr.acr_for(level), "amr": amr, **_network()},
             ),
         )
 
@@ -392,6 +392,12 @@ class Engine:
 
 # A pushed request's handle (RFC 9126 §4) is not a request object by reference; its endpoint resolves it.
 _PUSHED = "urn:ietf:params:oauth:request_uri:"
+
+
+def _network() -> dict[str, str]:
+    """The masked network the person signed in from, for their own history (`idp.place`), when known."""
+    network = place.current()
+    return {"network": network} if network else {}
 
 
 def _unsupported_request_object(req: dict[str, str]) -> str | None:

@@ -123,6 +123,7 @@ def describe(t: dict[str, str], entry: history.Entry) -> dict[str, str]:
         "methods": "、".join(t.get(f"amr_{m}", m) for m in entry.methods),
         "level": t[f"level_{acr.level(entry.acr)}"] if acr.level(entry.acr) else "",
         "app": entry.client or "",
+        "network": entry.network or "",
     }
 
 

@@ -1,5 +1,6 @@
 """Every request gets an id (in each log line, the `X-Request-Id` response header, and calls to providers)
-and its latency counted under its route template (`/authorize`, not `/authorize?client_id=...`).
+and its latency counted under its route template (`/authorize`, not `/authorize?client_id=...`); the network it
+came from (masked, `idp.place`) is at hand for what it records.
 
 An incoming `X-Request-Id` is kept when it looks like one (a balancer or gateway that set it can then follow
 the request through us); anything else is replaced, so a header can't inject text into our logs.
@@ -16,7 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.correlation import HEADER, REQUEST_ID
-from idp import metrics
+from idp import metrics, place
 
 _ACCEPTABLE = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
@@ -51,11 +52,14 @@ class Observe:
             await send(message)
 
         mark = REQUEST_ID.set(request_id)
+        # scope["client"] is the address the trusted proxies vouch for (uvicorn's proxy headers resolved it).
+        network = place.CLIENT_NETWORK.set(place.masked_network((scope.get("client") or ("",))[0]))
         try:
             with structlog.contextvars.bound_contextvars(request_id=request_id):
                 await self.app(scope, receive, send_with_id)
         finally:
             REQUEST_ID.reset(mark)
+            place.CLIENT_NETWORK.reset(network)
             metrics.REQUESTS.labels(scope["method"], _template(scope), str(status)).observe(
                 time.perf_counter() - started
             )

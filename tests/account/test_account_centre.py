@@ -17,6 +17,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.audit import sequencer
+from idp.audit.events import AuditEvent
 from idp.db import utcnow
 from idp.oauth import maintenance
 from idp.oauth.models import LoginSession
@@ -214,6 +215,18 @@ def test_history_lists_sign_ins_in_beijing_time(bench: Bench) -> None:
     _person(bench, PHONE, ID_NUMBER, NAME)
     page = bench.client.get("/account/history").text
     assert "登录" in page and "短信验证码" in page and "网页" in page and "测试部门" in page
+
+
+def test_history_shows_the_network_a_sign_in_came_from_and_the_trail_keeps_no_address(bench: Bench) -> None:
+    away = Bench(TestClient(bench.client.app, base_url=ISSUER, follow_redirects=False, client=("121.36.18.7", 50000)),
+                 bench.rt, bench.rp)  # fmt: skip
+    away.code_flow(phone=PHONE)
+    page = away.client.get("/account/history").text
+    assert "来自网络" in page and "121.36.*.*" in page
+    assert "121.36.18.7" not in page
+    with bench.rt.transaction() as session:
+        trail = json.dumps([e.detail for e in session.scalars(select(AuditEvent))])
+    assert "121.36.*.*" in trail and "121.36.18.7" not in trail
 
 
 def test_data_download_holds_my_data_and_no_one_elses(bench: Bench, other: tuple[Bench, str]) -> None:
