@@ -256,3 +256,18 @@ def test_every_client_post_without_its_csrf_token_is_refused_and_changes_nothing
         wrong = bench.client.post(path, data={"csrf": "forged", **_form(path, kiosk)})
         assert missing.status_code == wrong.status_code == 400, path
     assert changes(before, dump(bench)) == {}
+
+
+def test_signed_out_requests_reach_no_client_or_organisation_page(bench: Bench) -> None:
+    made = bench.register()
+    before = dump(bench)
+    orgs = [("GET", "/console/orgs"), ("GET", "/console/orgs/x"), ("POST", "/console/orgs/new"),
+            ("POST", "/console/orgs/x/members")]  # fmt: skip
+    for method, template in PAGES + orgs:
+        path = template.format(client=made.client_id)
+        if method == "GET":
+            response = bench.client.get(path)
+            assert response.status_code == 303 and response.headers["location"] == "/console", path
+        else:
+            assert bench.client.post(path, data={"csrf": "x", **_form(path, "x")}).status_code == 401, path
+    assert changes(before, dump(bench)) == {}
