@@ -20,16 +20,20 @@ from idp.proofing import binding
 from idp.records import people
 from idp.runtime import open_runtime
 from idp.staff import roles
-from tests.browser.conftest import LiveServer, assert_no_sideways_scroll, fresh_phone, new_context
+from tests.browser.conftest import (
+    LiveServer,
+    assert_no_sideways_scroll,
+    fresh_phone,
+    new_context,
+    resident_id,
+    sms_sign_in,
+)
 
 _sequence = count(301)
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def _id_number() -> str:
-    """A valid resident ID number of this file's own birth date (the browser tests share one server)."""
-    body = f"11010519860404{next(_sequence):03d}"
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True)) % 11]
+    return resident_id(f"11010519860404{next(_sequence):03d}")  # this file's own birth date
 
 
 def _admin(server: LiveServer, phone: str) -> str:
@@ -78,13 +82,7 @@ def _register(browser: Browser, server: LiveServer, shot: Callable[[Page, str], 
     page.set_default_timeout(15_000)
     page.goto(server.url("/console"))
     page.click("form[action='/console/signin'] button")
-    page.wait_for_url(re.compile(r"/login\?flow="))
-    page.fill("input[name=phone]", phone)
-    page.click("button.send")
-    page.wait_for_url(re.compile(r"/login/sms"))
-    page.fill("input[name=code]", server.sms_code(phone))
-    page.check("#agree")
-    page.click("button[name=decision][value=approve]")
+    sms_sign_in(page, server, phone)
     page.wait_for_url(re.compile(r"/login/totp"))
     page.fill("input[name=code]", pyotp.TOTP(secret).at(time.time() + 30))  # the enrolment spent the current one
     page.click("form[action='/login/totp'] button[type=submit]")

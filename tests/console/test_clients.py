@@ -193,7 +193,7 @@ def test_kiosks_are_listed_and_revoked_with_a_fresh_second_factor(bench: Bench) 
     with bench.rt.reading() as session:
         assert session.get(KioskDevice, kiosk.client_id).revoked_at is not None  # type: ignore[union-attr]
     [event] = _events(bench, "kiosk.revoke")
-    assert event.actor == staff.person_id
+    assert event.actor == staff.person_id and event.channel == "console"
 
 
 # (method, path) of every client page; {client} is a registered client, {kiosk} a kiosk.
@@ -271,3 +271,9 @@ def test_signed_out_requests_reach_no_client_or_organisation_page(bench: Bench) 
         else:
             assert bench.client.post(path, data={"csrf": "x", **_form(path, "x")}).status_code == 401, path
     assert changes(before, dump(bench)) == {}
+
+
+def test_every_relying_party_and_organisation_string_is_in_both_languages() -> None:
+    from idp.web.console.text_rp import RP
+
+    assert set(RP["zh-CN"]) == set(RP["en"])

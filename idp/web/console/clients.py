@@ -299,7 +299,7 @@ async def revoke_kiosk(
     def work() -> Response:
         try:
             _run(provider, staff, "kiosk.revoke", client_id or "-", lambda s: devices.revoke(
-                s, client_id, actor=staff.person_id))  # fmt: skip
+                s, client_id, actor=staff.person_id, channel="console"))  # fmt: skip
         except YiwangError as exc:
             return _list_page(request, provider, staff, exc.status, error=_refused(request, exc))
         return _list_page(request, provider, staff, notice=_t(request)["kiosks_revoked"])
