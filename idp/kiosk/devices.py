@@ -99,7 +99,7 @@ def list_kiosks(session: Session) -> list[KioskView]:
     ]
 
 
-def revoke(session: Session, client_id: str, actor: str = "operator") -> None:
+def revoke(session: Session, client_id: str, actor: str = "operator", channel: str = "kiosk") -> None:
     """The kiosk can no longer identify anyone (its registration stays, for the audit trail's references)."""
     device = session.get(KioskDevice, client_id, with_for_update=True)
     if device is None:
@@ -111,7 +111,7 @@ def revoke(session: Session, client_id: str, actor: str = "operator") -> None:
     audit.record(
         session,
         audit.Event(
-            action="kiosk.revoke", subject=client_id, actor=actor, channel="kiosk", detail={"hall": device.hall}
+            action="kiosk.revoke", subject=client_id, actor=actor, channel=channel, detail={"hall": device.hall}
         ),
     )
 

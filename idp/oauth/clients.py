@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.db import read_only
+from idp.db import read_only, utcnow
 from idp.errors import Conflict, InvalidInput, NotFound
 from idp.oauth import acr, redirects
 from idp.oauth.models import OAuthClient
@@ -41,6 +41,7 @@ GRANTS = (
 )
 DELIVERY_MODES = ("poll", "ping")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 SUBJECT_TYPES = ("pairwise", "public")
 
 
@@ -169,7 +170,7 @@ class ClientCache:
         # SQLite a second writer there would wait for the first one for ever.
         with read_only(self._engine) as conn, Session(bind=conn) as session:
             row = session.get(OAuthClient, client_id)
-            client = Client.from_row(row) if row is not None else None
+            client = Client.from_row(row) if row is not None and row.disabled_at is None else None
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
@@ -217,12 +218,82 @@ def create_client(
     exchange_scopes: list[str] | None = None,
     require_pushed_authorization_requests: bool = False,
     dpop_bound_access_tokens: bool = False,
+    channel: str = "cli",
 ) -> NewClient:
     """Register a client. Returns the secret once (None for public and private_key_jwt clients)."""
+    fields = _registration(
+        name=name,
+        redirect_uris=redirect_uris or [],
+        post_logout_redirect_uris=post_logout_redirect_uris or [],
+        grant_types=grant_types or ["authorization_code", "refresh_token"],
+        auth_method=auth_method,
+        scopes=scopes,
+        jwks=jwks,
+        subject_type=subject_type,
+        default_acr=default_acr,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_token_delivery_mode=backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=backchannel_client_notification_endpoint,
+        exchange_audiences=exchange_audiences or [],
+        exchange_scopes=exchange_scopes or [],
+    )
+    cid = client_id or "yw_" + secrets.token_urlsafe(18)
+    if session.get(OAuthClient, cid) is not None:
+        raise Conflict(f"client {cid} already exists")
+    secret = _new_secret(auth_method)
+    session.add(
+        OAuthClient(
+            client_id=cid,
+            secret_hash=hash_secret(secret) if secret else None,
+            sector=sector,
+            shared_device=shared_device,
+            require_pushed_authorization_requests=require_pushed_authorization_requests,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
+            **fields,
+        )
+    )
+    session.flush()
+    audit.record(
+        session,
+        audit.Event(
+            action="client.add",
+            subject=cid,
+            actor=actor,
+            channel=channel,
+            detail={"grants": fields["grant_types"], "scopes": fields["scopes"], "shared_device": shared_device},
+        ),
+    )
+    return NewClient(cid, secret)
+
+
+def _new_secret(auth_method: str) -> str | None:
+    return secrets.token_urlsafe(32) if auth_method in SECRET_METHODS else None
+
+
+def _registration(
+    *,
+    name: str,
+    redirect_uris: list[str],
+    post_logout_redirect_uris: list[str],
+    grant_types: list[str],
+    auth_method: str,
+    scopes: list[str] | None,
+    jwks: dict[str, Any] | None,
+    subject_type: str,
+    default_acr: str | None,
+    backchannel_logout_uri: str | None,
+    backchannel_token_delivery_mode: str | None,
+    backchannel_client_notification_endpoint: str | None,
+    exchange_audiences: list[str],
+    exchange_scopes: list[str],
+) -> dict[str, Any]:
+    """Every registration rule, for a new client and a changed one alike: the columns to write, or InvalidInput."""
     name = " ".join(name.split())
     if not name or len(name) > 200:
         raise InvalidInput("a client name must be 1 to 200 characters")
-    grants = grant_types or ["authorization_code", "refresh_token"]
+    grants = list(dict.fromkeys(grant_types))
+    if not grants:
+        raise InvalidInput("a client needs at least one grant")
     bad = [g for g in grants if g not in GRANTS]
     if bad:
         raise InvalidInput(f"unsupported grant {bad[0]!r}; use {', '.join(GRANTS)}")
@@ -239,11 +310,11 @@ def create_client(
             raise InvalidInput(f"the JWKS is not valid: {exc}") from None
         if any(k.is_private for k in keyset.keys):
             raise InvalidInput("the JWKS holds a private key: register only public keys")
-    redirect = _check_uris(redirect_uris or [], "redirect URI")
+    redirect = _check_uris(redirect_uris, "redirect URI")
     if "authorization_code" in grants and not redirect:
         raise InvalidInput("the authorization_code grant needs at least one --redirect-uri")
     people_grants = {"authorization_code", DEVICE_CODE}
-    wanted = scopes or (["openid", "profile", "phone"] if people_grants & set(grants) else [])
+    wanted = list(dict.fromkeys(scopes or (["openid", "profile", "phone"] if people_grants & set(grants) else [])))
     unknown = [s for s in wanted if s not in SCOPES]
     if unknown:
         raise InvalidInput(f"unknown scope {unknown[0]!r}")
@@ -251,51 +322,28 @@ def create_client(
         raise InvalidInput("subject type must be pairwise or public")
     if default_acr is not None and not acr.level(default_acr):
         raise InvalidInput(f"unknown acr {default_acr!r}; use one of {', '.join(acr.LEVELS)}")
-    logout = _check_uris(post_logout_redirect_uris or [], "post-logout redirect URI")
+    logout = _check_uris(post_logout_redirect_uris, "post-logout redirect URI")
     if backchannel_logout_uri:
         _check_uris([backchannel_logout_uri], "back-channel logout URI")
     backchannel = _check_backchannel(grants, auth_method, backchannel_token_delivery_mode,
                                      backchannel_client_notification_endpoint)  # fmt: skip
-    audiences, exchange = _check_exchange(grants, auth_method, exchange_audiences or [], exchange_scopes or [])
-    cid = client_id or "yw_" + secrets.token_urlsafe(18)
-    if session.get(OAuthClient, cid) is not None:
-        raise Conflict(f"client {cid} already exists")
-    secret = secrets.token_urlsafe(32) if auth_method in ("client_secret_basic", "client_secret_post") else None
-    session.add(
-        OAuthClient(
-            client_id=cid,
-            secret_hash=hash_secret(secret) if secret else None,
-            name=name,
-            redirect_uris=redirect,
-            post_logout_redirect_uris=logout,
-            grant_types=grants,
-            auth_method=auth_method,
-            scopes=wanted,
-            jwks=jwks,
-            sector=sector,
-            subject_type=subject_type,
-            default_acr=default_acr,
-            backchannel_logout_uri=backchannel_logout_uri,
-            shared_device=shared_device,
-            backchannel_token_delivery_mode=backchannel[0],
-            backchannel_client_notification_endpoint=backchannel[1],
-            exchange_audiences=audiences,
-            exchange_scopes=exchange,
-            require_pushed_authorization_requests=require_pushed_authorization_requests,
-            dpop_bound_access_tokens=dpop_bound_access_tokens,
-        )
-    )
-    session.flush()
-    audit.record(
-        session,
-        audit.Event(
-            action="client.add",
-            subject=cid,
-            actor=actor,
-            detail={"grants": grants, "scopes": wanted, "shared_device": shared_device},
-        ),
-    )
-    return NewClient(cid, secret)
+    audiences, exchange = _check_exchange(grants, auth_method, exchange_audiences, exchange_scopes)
+    return {
+        "name": name,
+        "redirect_uris": redirect,
+        "post_logout_redirect_uris": logout,
+        "grant_types": grants,
+        "auth_method": auth_method,
+        "scopes": wanted,
+        "jwks": jwks,
+        "subject_type": subject_type,
+        "default_acr": default_acr,
+        "backchannel_logout_uri": backchannel_logout_uri,
+        "backchannel_token_delivery_mode": backchannel[0],
+        "backchannel_client_notification_endpoint": backchannel[1],
+        "exchange_audiences": audiences,
+        "exchange_scopes": exchange,
+    }
 
 
 def _check_backchannel(
@@ -347,6 +395,7 @@ def describe(row: OAuthClient) -> dict[str, Any]:
     data.pop("_keyset")
     data.pop("secret_hash")
     data["created_at"] = row.created_at.isoformat()
+    data["disabled"] = row.disabled_at is not None
     return data
 
 
@@ -361,6 +410,76 @@ def get_row(session: Session, client_id: str) -> OAuthClient:
     return row
 
 
-def remove_client(session: Session, client_id: str, actor: str = "operator") -> None:
+def remove_client(session: Session, client_id: str, actor: str = "operator", channel: str = "cli") -> None:
     session.delete(get_row(session, client_id))
-    audit.record(session, audit.Event(action="client.remove", subject=client_id, actor=actor))
+    audit.record(session, audit.Event(action="client.remove", subject=client_id, actor=actor, channel=channel))
+
+
+EDITABLE = ("name", "redirect_uris", "post_logout_redirect_uris", "grant_types", "scopes", "default_acr")
+
+
+def update_client(
+    session: Session, client_id: str, changes: dict[str, Any], *, actor: str = "operator", channel: str = "cli"
+) -> None:
+    """Change what `EDITABLE` names; the whole registration is checked again by the rules of `create_client`."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"cannot change {sorted(unknown)[0]!r} here")
+    row = session.get(OAuthClient, client_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no client {client_id!r}")
+    current: dict[str, Any] = {
+        "name": row.name,
+        "redirect_uris": list(row.redirect_uris),
+        "post_logout_redirect_uris": list(row.post_logout_redirect_uris),
+        "grant_types": list(row.grant_types),
+        "auth_method": row.auth_method,
+        "scopes": list(row.scopes),
+        "jwks": row.jwks,
+        "subject_type": row.subject_type,
+        "default_acr": row.default_acr,
+        "backchannel_logout_uri": row.backchannel_logout_uri,
+        "backchannel_token_delivery_mode": row.backchannel_token_delivery_mode,
+        "backchannel_client_notification_endpoint": row.backchannel_client_notification_endpoint,
+        "exchange_audiences": list(row.exchange_audiences or []),
+        "exchange_scopes": list(row.exchange_scopes or []),
+    }
+    if KIOSK_GRANT in current["grant_types"] or KIOSK_GRANT in changes.get("grant_types", []):
+        raise InvalidInput("a kiosk's registration is made by `yiwang kiosk register` only")
+    fields = _registration(**{**current, **changes})
+    changed = sorted(k for k in EDITABLE if fields[k] != current[k])
+    for key in changed:
+        setattr(row, key, fields[key])
+    audit.record(
+        session,
+        audit.Event(action="client.update", subject=client_id, actor=actor, channel=channel,
+                    detail={"changed": changed, **{k: fields[k] for k in changed if k != "name"}}),
+    )  # fmt: skip
+
+
+def rotate_secret(session: Session, client_id: str, *, actor: str = "operator", channel: str = "cli") -> str:
+    """A new client secret, returned once (only its hash is kept); the old one stops working at once."""
+    row = session.get(OAuthClient, client_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no client {client_id!r}")
+    secret = _new_secret(row.auth_method)
+    if secret is None:
+        raise InvalidInput(f"a client authenticating with {row.auth_method} has no secret to rotate")
+    row.secret_hash = hash_secret(secret)
+    audit.record(session, audit.Event(action="client.rotate_secret", subject=client_id, actor=actor, channel=channel))
+    return secret
+
+
+def set_disabled(
+    session: Session, client_id: str, disabled: bool, *, actor: str = "operator", channel: str = "cli"
+) -> None:
+    """A disabled client is unknown to every endpoint (`ClientCache`) until it is enabled again; its registration,
+    consents and audit history stay."""
+    row = session.get(OAuthClient, client_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no client {client_id!r}")
+    if (row.disabled_at is not None) == disabled:
+        raise Conflict(f"client {client_id} is already {'disabled' if disabled else 'enabled'}")
+    row.disabled_at = utcnow() if disabled else None
+    action = "client.disable" if disabled else "client.enable"
+    audit.record(session, audit.Event(action=action, subject=client_id, actor=actor, channel=channel))

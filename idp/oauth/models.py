@@ -44,6 +44,8 @@ class OAuthClient(Base):
     require_pushed_authorization_requests: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # RFC 9449 §5.2: the client always uses DPoP; token requests without a proof are refused.
     dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set while an operator has disabled the client: every endpoint treats it as unknown (clients.ClientCache).
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuthorizationCode(Base):

@@ -64,6 +64,10 @@ def get_by_uscc(session: Session, uscc: str, rules: UsccRules) -> Organisation:
     return org
 
 
+def listing(session: Session, limit: int = 500) -> list[Organisation]:
+    return list(session.scalars(select(Organisation).order_by(Organisation.name).limit(limit)))
+
+
 def add(
     session: Session,
     protector: Protector,

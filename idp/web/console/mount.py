@@ -6,11 +6,13 @@ from fastapi import FastAPI
 
 from idp.web.console import (
     audit_trail,
+    clients,
     counter,
     dashboard,
     docs,
     guard,
     health,
+    orgs,
     persons,
     seals,
     signatures,
@@ -21,5 +23,18 @@ from idp.web.console import (
 
 def install(app: FastAPI) -> None:
     guard.install(app)
-    for module in (signin, counter, persons, staff, docs, seals, signatures, audit_trail, health, dashboard):
+    for module in (
+        signin,
+        counter,
+        persons,
+        staff,
+        docs,
+        clients,
+        orgs,
+        seals,
+        signatures,
+        audit_trail,
+        health,
+        dashboard,
+    ):
         app.include_router(module.router)

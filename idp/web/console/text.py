@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from idp.web.console.text_rp import RP
 from idp.web.i18n import messages
 
 CONSOLE: dict[str, dict[str, str]] = {
@@ -405,4 +406,4 @@ CONSOLE: dict[str, dict[str, str]] = {
 
 
 def console_messages(lang: str) -> dict[str, str]:
-    return {**messages(lang), **CONSOLE[lang]}
+    return {**messages(lang), **CONSOLE[lang], **RP[lang]}
