@@ -32,6 +32,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from idp.audit.events import Event, committed_events
+from idp.oauth import acr
 from idp.settings import metrics_directory, share_metrics_directory
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -85,8 +86,7 @@ def count_event(event: Event) -> None:
     """The metrics one committed audit event stands for."""
     action, detail = event.action, event.detail
     if action == "login":
-        amr = detail.get("amr") or ["unknown"]
-        LOGINS.labels(str(amr[0]), event.channel, str(detail.get("acr", ""))).inc()
+        LOGINS.labels(acr.methods_label(detail.get("amr")), event.channel, str(detail.get("acr", ""))).inc()
     elif action == "login.step_up":
         STEP_UPS.labels(event.channel, str(detail.get("acr", ""))).inc()
     elif action.startswith("login.") and event.outcome != "success":

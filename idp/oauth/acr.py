@@ -37,6 +37,13 @@ def demanded(acr_values: str | None, default_acr: str | None) -> int:
     return floor
 
 
+def methods_label(amr: object) -> str:
+    """A sign-in's methods for counting, `mfa` left out: "otp+sms". Not `amr[0]`: `with_mfa` sorts the list,
+    so its first entry is the alphabetically first method (or `mfa`), not the first factor."""
+    kinds = sorted({str(m) for m in amr if m != "mfa"}) if isinstance(amr, list) else []
+    return "+".join(kinds) or "unknown"
+
+
 def with_mfa(amr: list[str]) -> list[str]:
     """RFC 8176 `mfa` when factors of more than one kind were used."""
     kinds = {m for m in amr if m != "mfa"}

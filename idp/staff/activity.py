@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.audit import AuditEvent
+from idp.oauth import acr
 
 BEIJING = timezone(timedelta(hours=8))  # the hours staff read are Beijing hours
 
@@ -36,13 +37,6 @@ def _hour(at: datetime) -> datetime:
     return at.astimezone(BEIJING).replace(minute=0, second=0, microsecond=0)
 
 
-def methods_of(amr: object) -> str:
-    """A sign-in's methods, `mfa` left out: "otp+sms". Not `amr[0]`: `acr.with_mfa` sorts the list, so its
-    first entry is the alphabetically first method (or `mfa`), not the first factor."""
-    kinds = sorted({str(m) for m in amr if m != "mfa"}) if isinstance(amr, list) else []
-    return "+".join(kinds) or "unknown"
-
-
 def sign_ins(session: Session, now: datetime, hours: int = 24) -> Activity:
     """Sign-ins, failures and lockouts per hour over the last `hours` hours (the current one included)."""
     last = _hour(now)
@@ -58,7 +52,7 @@ def sign_ins(session: Session, now: datetime, hours: int = 24) -> Activity:
             continue
         if action == "login":
             activity.logins[i] += 1
-            activity.methods[methods_of(detail.get("amr"))] += 1
+            activity.methods[acr.methods_label(detail.get("amr"))] += 1
             activity.levels[str(detail.get("acr") or "-")] += 1
         elif action != "login.step_up" and outcome != "success":
             reason = str(detail.get("reason", outcome))

@@ -177,3 +177,16 @@ def test_workers_metrics_are_merged_in_one_scrape(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_two_factor_sign_in_counts_under_its_methods_not_under_mfa(rt: Runtime) -> None:
+    labels = {"method": "otp+sms", "channel": "web", "acr": "urn:yiwang:loa:2"}
+    before = _value("yiwang_logins_total", **labels)
+    mfa_before = _value("yiwang_logins_total", **{**labels, "method": "mfa"})
+    amr = ["mfa", "otp", "sms"]  # as acr.with_mfa sorts it
+    with rt.transaction() as session:
+        audit.record(
+            session, audit.Event(action="login", subject="p", channel="web", detail={"amr": amr, "acr": labels["acr"]})
+        )
+    assert _value("yiwang_logins_total", **labels) == before + 1
+    assert _value("yiwang_logins_total", **{**labels, "method": "mfa"}) == mfa_before
