@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import httpx
 import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -33,7 +34,9 @@ from tests.browser.conftest import WIDTHS, LiveServer, fresh_phone, new_context
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _sequence = itertools.count(101)
-KIOSK = {"width": 1080, "height": 1920}
+SIZES = {**WIDTHS, "kiosk": {"width": 1080, "height": 1920}}  # the kiosk: a portrait touch screen
+PHONE_AND_DESKTOP = ("phone", "desktop")
+WITH_KIOSK = ("phone", "desktop", "kiosk")
 
 
 def _id_number() -> str:
@@ -52,16 +55,13 @@ class Visit:
     staff: BrowserContext
     anonymous: BrowserContext
     client_id: str
+    citizen_id: str
 
     def open(self, context: BrowserContext, path: str) -> Page:
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto(self.server.url(path))
         return page
-
-
-def _path(context: str, path: str) -> Callable[[Visit], Page]:
-    return lambda v: v.open(getattr(v, context), path)
 
 
 def _authorize(v: Visit, **extra: str) -> Page:
@@ -133,6 +133,33 @@ def step_up_counter(v: Visit) -> Page:
     return page
 
 
+def step_up_face_consent(v: Visit) -> Page:
+    page = step_up(v)
+    page.click("a[href^='/stepup/face']")
+    page.wait_for_url(re.compile(r"/stepup/face"))
+    return page
+
+
+def console_person(v: Visit) -> Page:
+    return v.open(v.staff, f"/console/persons/{v.citizen_id}")
+
+
+def ciba(v: Visit) -> Page:
+    """The approval page a citizen opens from the SMS a hotline agent's CIBA request sent them."""
+    phone = fresh_phone()
+    with v.runtime.transaction() as session:
+        people.add(session, v.runtime.protector, id_number=_id_number(), name="王五", phone=phone)
+        made = clients.create_client(session, name="12345 市民热线", grant_types=[clients.CIBA_GRANT],
+                                     scopes=["openid"], backchannel_token_delivery_mode="poll")  # fmt: skip
+    assert made.client_secret
+    answer = httpx.post(v.server.url("/bc-authorize"), data={"scope": "openid", "login_hint": phone,
+                        "binding_message": "工单 4711"}, auth=(made.client_id, made.client_secret), timeout=30)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    outbox = httpx.get(v.server.url("/sandbox/sms/outbox"), params={"phone": phone}, timeout=10).json()
+    link = next(m.group(0) for msg in outbox["messages"] if (m := re.search(r"/ciba/[A-Za-z0-9_-]+", msg["text"])))
+    return v.open(v.anonymous, link)
+
+
 def totp_enrol(v: Visit) -> Page:
     page = v.open(v.citizen, "/account/totp")
     page.click("form[action='/account/totp/start'] button")
@@ -143,15 +170,8 @@ def totp_enrol(v: Visit) -> Page:
 
 def kiosk_scan(v: Visit) -> Page:
     page = v.open(v.anonymous, "/demo/kiosk")
-    page.set_viewport_size(KIOSK)  # type: ignore[arg-type]
     page.click("form[action='/demo/kiosk/device'] button")
     page.wait_for_selector(".qr svg, svg")
-    return page
-
-
-def kiosk_home(v: Visit) -> Page:
-    page = v.open(v.anonymous, "/demo/kiosk")
-    page.set_viewport_size(KIOSK)  # type: ignore[arg-type]
     return page
 
 
@@ -176,36 +196,54 @@ def device_done(v: Visit) -> Page:
     return page
 
 
-PAGES: list[tuple[str, Callable[[Visit], Page]]] = [
-    ("home", _path("anonymous", "/")),
-    ("home signed in", _path("citizen", "/")),
-    ("terms", _path("anonymous", "/terms")),
-    ("demo", _path("anonymous", "/demo")),
-    ("sign-in", sign_in),
-    ("sign-in code sent", sms_code_sent),
-    ("sign-in errors", sms_errors),
-    ("sign-in authenticator", totp_step),
-    ("consent", consent),
-    ("step-up", step_up),
-    ("step-up counter", step_up_counter),
-    ("account consents", _path("citizen", "/account/consents")),
-    ("account face", _path("citizen", "/account/face")),
-    ("account authenticator", _path("citizen", "/account/totp")),
-    ("account authenticator enrol", totp_enrol),
-    ("account signed out (401)", _path("anonymous", "/account/consents")),
-    ("device entry", _path("citizen", "/device")),
-    ("device confirm", device_confirm),
-    ("device done", device_done),
-    ("kiosk", kiosk_home),
-    ("kiosk scan", kiosk_scan),
-    ("console sign-in", _path("anonymous", "/console")),
-    ("console home", _path("staff", "/console")),
-    ("console counter", _path("staff", "/console/counter")),
-    ("console persons", _path("staff", "/console/persons")),
-    ("console staff", _path("staff", "/console/staff")),
-    ("console docs", _path("staff", "/console/docs")),
-    ("not found (404)", _path("anonymous", "/no-such-page")),
-    ("logout", _path("citizen", "/logout")),
+def anonymous(path: str) -> Callable[[Visit], Page]:
+    return lambda v: v.open(v.anonymous, path)
+
+
+def citizen(path: str) -> Callable[[Visit], Page]:
+    return lambda v: v.open(v.citizen, path)
+
+
+def staff(path: str) -> Callable[[Visit], Page]:
+    """An admin's console session (every console role's pages are open to them)."""
+    return lambda v: v.open(v.staff, path)
+
+
+# (name, how to reach the page, the window sizes to check it at). Each page is reached once, then checked at
+# every size by resizing the window.
+PAGES: list[tuple[str, Callable[[Visit], Page], tuple[str, ...]]] = [
+    ("home", anonymous("/"), PHONE_AND_DESKTOP),
+    ("home signed in", citizen("/"), PHONE_AND_DESKTOP),
+    ("terms", anonymous("/terms"), PHONE_AND_DESKTOP),
+    ("demo", anonymous("/demo"), PHONE_AND_DESKTOP),
+    ("sign-in", sign_in, PHONE_AND_DESKTOP),
+    ("sign-in code sent", sms_code_sent, PHONE_AND_DESKTOP),
+    ("sign-in errors", sms_errors, PHONE_AND_DESKTOP),
+    ("sign-in authenticator", totp_step, PHONE_AND_DESKTOP),
+    ("consent", consent, PHONE_AND_DESKTOP),
+    ("step-up", step_up, PHONE_AND_DESKTOP),
+    ("step-up counter", step_up_counter, PHONE_AND_DESKTOP),
+    ("step-up face consent", step_up_face_consent, PHONE_AND_DESKTOP),
+    ("ciba approval", ciba, PHONE_AND_DESKTOP),
+    ("account consents", citizen("/account/consents"), PHONE_AND_DESKTOP),
+    ("account face", citizen("/account/face"), PHONE_AND_DESKTOP),
+    ("account authenticator", citizen("/account/totp"), PHONE_AND_DESKTOP),
+    ("account authenticator enrol", totp_enrol, PHONE_AND_DESKTOP),
+    ("account signed out (401)", anonymous("/account/consents"), PHONE_AND_DESKTOP),
+    ("device entry", citizen("/device"), PHONE_AND_DESKTOP),
+    ("device confirm", device_confirm, PHONE_AND_DESKTOP),
+    ("device done", device_done, PHONE_AND_DESKTOP),
+    ("kiosk", anonymous("/demo/kiosk"), WITH_KIOSK),
+    ("kiosk scan", kiosk_scan, WITH_KIOSK),
+    ("console sign-in", anonymous("/console"), PHONE_AND_DESKTOP),
+    ("console home", staff("/console"), PHONE_AND_DESKTOP),
+    ("console counter", staff("/console/counter"), PHONE_AND_DESKTOP),
+    ("console persons", staff("/console/persons"), PHONE_AND_DESKTOP),
+    ("console person", console_person, PHONE_AND_DESKTOP),
+    ("console staff", staff("/console/staff"), PHONE_AND_DESKTOP),
+    ("console docs", staff("/console/docs"), PHONE_AND_DESKTOP),
+    ("not found (404)", anonymous("/no-such-page"), PHONE_AND_DESKTOP),
+    ("logout", citizen("/logout"), PHONE_AND_DESKTOP),
 ]
 
 
@@ -236,45 +274,41 @@ def runtime(live_server: LiveServer) -> Iterator[Runtime]:
 
 
 @pytest.fixture(scope="module")
-def visits(browser: Browser, live_server: LiveServer, runtime: Runtime) -> Iterator[dict[str, Visit]]:
+def visit(browser: Browser, live_server: LiveServer, runtime: Runtime) -> Iterator[Visit]:
     a11y.axe_or_skip()
-    made: dict[str, Visit] = {}
     with runtime.transaction() as session:
         client_id = clients.create_client(session, name="无障碍测试部门", redirect_uris=["https://rp.example/cb"],
                                           auth_method="none", grant_types=["authorization_code"],
                                           scopes=["openid", "profile"]).client_id  # fmt: skip
-    for width in WIDTHS:
-        citizen_id = _staff_person(runtime, fresh_phone(), role=None)
-        staff_id = _staff_person(runtime, fresh_phone())
-        with runtime.transaction() as session:
-            citizen_cookie, _ = sessions.create(session, citizen_id, "urn:yiwang:loa:2", ["sms"], 3600)
-            _, row = sessions.create(session, staff_id, "urn:yiwang:loa:2", ["sms", "otp"], 3600)
-            staff_value, _ = console_sessions.create(session, staff_id, row.sid, 3600)
-        contexts = [new_context(browser, width) for _ in range(3)]
-        for context in contexts:
-            context.route("https://rp.example/**", lambda route: route.fulfill(status=200, body="<h1>RP</h1>"))
-        citizen, staff, anonymous = contexts
-        citizen.add_cookies([{"name": sessions.COOKIE, "value": citizen_cookie, "url": live_server.base}])
-        staff.add_cookies([{"name": console_sessions.cookie_name(False),
+    citizen_id = _staff_person(runtime, fresh_phone(), role=None)
+    staff_id = _staff_person(runtime, fresh_phone())
+    with runtime.transaction() as session:
+        citizen_cookie, _ = sessions.create(session, citizen_id, "urn:yiwang:loa:2", ["sms"], 3600)
+        _, row = sessions.create(session, staff_id, "urn:yiwang:loa:2", ["sms", "otp"], 3600)
+        staff_value, _ = console_sessions.create(session, staff_id, row.sid, 3600)
+    # Phone contexts (touch, mobile viewport); the desktop and kiosk checks resize the same window.
+    contexts = [new_context(browser, "phone") for _ in range(3)]
+    for context in contexts:
+        context.route("https://rp.example/**", lambda route: route.fulfill(status=200, body="<h1>RP</h1>"))
+    citizen_ctx, staff_ctx, anonymous_ctx = contexts
+    citizen_ctx.add_cookies([{"name": sessions.COOKIE, "value": citizen_cookie, "url": live_server.base}])
+    staff_ctx.add_cookies([{"name": console_sessions.cookie_name(False),
                             "value": console_sessions.stamp(runtime.protector, staff_value),
                             "url": live_server.base}])  # fmt: skip
-        made[width] = Visit(live_server, runtime, citizen, staff, anonymous, client_id)
-    yield made
-    for visit in made.values():
-        for context in (visit.citizen, visit.staff, visit.anonymous):
-            context.close()
+    yield Visit(live_server, runtime, citizen_ctx, staff_ctx, anonymous_ctx, client_id, citizen_id)
+    for context in contexts:
+        context.close()
 
 
-@pytest.mark.parametrize("width", list(WIDTHS))
-@pytest.mark.parametrize(("name", "reach"), PAGES, ids=[name for name, _ in PAGES])
-def test_page_is_accessible(
-    name: str, reach: Callable[[Visit], Page], width: str, visits: dict[str, Visit], screenshots: object
-) -> None:
-    page = reach(visits[width])
+@pytest.mark.parametrize(("name", "reach", "sizes"), PAGES, ids=[name for name, _, _ in PAGES])
+def test_page_is_accessible(name: str, reach: Callable[[Visit], Page], sizes: tuple[str, ...], visit: Visit) -> None:
+    page = reach(visit)
     try:
         page.wait_for_load_state()
-        findings = a11y.check(page)
-        assert not findings, f"{name} at {width}: " + "; ".join(map(str, findings))
-        assert a11y.no_sideways_scroll(page), f"{name} scrolls sideways at {width} ({page.url})"
+        for size in sizes:
+            page.set_viewport_size(SIZES[size])  # type: ignore[arg-type]
+            findings = a11y.check(page)
+            assert not findings, f"{name} at {size}: " + "; ".join(map(str, findings))
+            assert a11y.no_sideways_scroll(page), f"{name} scrolls sideways at {size} ({page.url})"
     finally:
         page.close()
