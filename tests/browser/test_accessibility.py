@@ -312,3 +312,18 @@ def test_page_is_accessible(name: str, reach: Callable[[Visit], Page], sizes: tu
             assert a11y.no_sideways_scroll(page), f"{name} scrolls sideways at {size} ({page.url})"
     finally:
         page.close()
+
+
+def test_the_check_sees_what_it_should(visit: Visit) -> None:
+    """The kit itself: a nameless button, an unlabelled field and a too-wide block are caught."""
+    page = visit.anonymous.new_page()
+    try:
+        page.set_viewport_size(SIZES["phone"])  # type: ignore[arg-type]
+        page.set_content(
+            '<html lang="zh-CN"><title>t</title><main><button></button><input>'
+            '<div style="width:600px">宽</div></main></html>'
+        )
+        assert {f.rule for f in a11y.check(page)} >= {"button-name", "label"}
+        assert not a11y.no_sideways_scroll(page)
+    finally:
+        page.close()
