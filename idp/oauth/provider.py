@@ -10,7 +10,7 @@ import json
 import secrets
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,9 +26,10 @@ from adapters.base import SmsGateway
 from adapters.factory import Adapters
 from idp import metrics
 from idp.db import utcnow
+from idp.errors import Conflict
 from idp.oauth import ciba, device, dpop, exchange, grants, par, scopes, subjects, tokens
 from idp.oauth.client_auth import PrivateKeyJwt
-from idp.oauth.clients import Client, ClientCache
+from idp.oauth.clients import Client, ClientCache, create_client
 from idp.oauth.endpoints import Introspection, Revocation
 from idp.oauth.models import AuthorizationCode, RefreshToken
 from idp.oauth.ratelimit import Counters, DatabaseCounters, RedisCounters
@@ -221,6 +222,15 @@ class Provider:
                 yield session
             finally:
                 _UNIT.reset(mark)
+
+    def ensure_own_client(self, client_id: str, **registration: Any) -> None:
+        """A client of our own (the demo, the console, the account centre, the kiosk demo), registered on first
+        use — by a POST, never a GET — and known to this worker's cache at once."""
+        if self.clients.get(client_id) is not None:
+            return
+        with suppress(Conflict):  # another worker registered it first
+            self.runtime.run(lambda s: create_client(s, client_id=client_id, **registration))
+        self.clients.forget(client_id)
 
     def subject_of(self, client: Client, person_id: str, session: Session | None = None) -> str:
         if session is not None:

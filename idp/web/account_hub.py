@@ -9,7 +9,6 @@ account pages read. The callback therefore redeems nothing: it only brings the p
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from typing import Annotated
 
@@ -20,8 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from idp.account import history
-from idp.errors import Conflict
-from idp.oauth import acr, clients
+from idp.oauth import acr
 from idp.oauth.provider import Provider
 from idp.records import people
 from idp.web.account_common import beijing, current_login, page, signed_out
@@ -39,23 +37,16 @@ def _redirect_uri(provider: Provider) -> str:
 
 
 def _ensure_client(provider: Provider) -> None:
-    if provider.clients.get(CLIENT_ID) is not None:
-        return
-    with contextlib.suppress(Conflict):  # another worker registered it first
-        provider.runtime.run(
-            lambda s: clients.create_client(
-                s,
-                client_id=CLIENT_ID,
-                name="一网账号中心 Yiwang account centre",
-                redirect_uris=[_redirect_uri(provider)],
-                auth_method="none",
-                scopes=["openid"],
-                grant_types=["authorization_code"],
-                subject_type="public",
-                actor="account",
-            )
-        )
-    provider.clients.forget(CLIENT_ID)
+    provider.ensure_own_client(
+        CLIENT_ID,
+        name="一网账号中心 Yiwang account centre",
+        redirect_uris=[_redirect_uri(provider)],
+        auth_method="none",
+        scopes=["openid"],
+        grant_types=["authorization_code"],
+        subject_type="public",
+        actor="account",
+    )
 
 
 def _authorize(provider: Provider, level: int) -> Response:

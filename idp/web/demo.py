@@ -3,7 +3,6 @@ client, discovery, PKCE, state and nonce, talking to this provider over real HTT
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 from typing import Annotated, Any
@@ -17,9 +16,8 @@ from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from idp.errors import Conflict, InvalidInput
+from idp.errors import InvalidInput
 from idp.masking import mask_text
-from idp.oauth import clients
 from idp.oauth.provider import Provider
 from idp.web.deps import get_provider
 from idp.web.pages import render
@@ -33,23 +31,16 @@ TX_COOKIE, HINT_COOKIE = "demo_tx", "demo_idt"
 
 def _ensure_client(provider: Provider) -> None:
     issuer = provider.settings.issuer
-    if provider.clients.get(CLIENT_ID) is not None:
-        return
-    with contextlib.suppress(Conflict):  # another worker registered it first
-        provider.runtime.run(
-            lambda s: clients.create_client(
-                s,
-                client_id=CLIENT_ID,
-                name="一网演示应用 Yiwang demo",
-                redirect_uris=[f"{issuer}/demo/callback"],
-                post_logout_redirect_uris=[f"{issuer}/demo"],
-                auth_method="none",
-                scopes=SCOPE.split(),
-                grant_types=["authorization_code"],
-                actor="sandbox",
-            )
-        )
-    provider.clients.forget(CLIENT_ID)
+    provider.ensure_own_client(
+        CLIENT_ID,
+        name="一网演示应用 Yiwang demo",
+        redirect_uris=[f"{issuer}/demo/callback"],
+        post_logout_redirect_uris=[f"{issuer}/demo"],
+        auth_method="none",
+        scopes=SCOPE.split(),
+        grant_types=["authorization_code"],
+        actor="sandbox",
+    )
 
 
 def _sign(provider: Provider, payload: dict[str, str]) -> str:

@@ -9,7 +9,6 @@ The kiosk keeps its transaction in a signed, short-lived cookie and nothing else
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 from typing import Annotated, Any
@@ -23,9 +22,8 @@ from joserfc.jwk import KeySet
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from idp.errors import Conflict, InvalidInput
+from idp.errors import InvalidInput
 from idp.masking import mask
-from idp.oauth import clients
 from idp.oauth.clients import DEVICE_CODE
 from idp.oauth.provider import Provider
 from idp.web import kiosk
@@ -42,24 +40,17 @@ TX_COOKIE, PATH = "kiosk_tx", "/demo/kiosk"
 
 
 def _ensure_client(provider: Provider) -> None:
-    if provider.clients.get(CLIENT_ID) is not None:
-        return
     issuer = provider.settings.issuer
-    with contextlib.suppress(Conflict):  # another worker registered it first
-        provider.runtime.run(
-            lambda s: clients.create_client(
-                s,
-                client_id=CLIENT_ID,
-                name="东区政务服务大厅 自助终端 3 号 (演示 demo)",
-                redirect_uris=[f"{issuer}{PATH}/callback"],
-                auth_method="none",
-                scopes=SCOPE.split(),
-                grant_types=[DEVICE_CODE, "authorization_code"],
-                shared_device=True,
-                actor="sandbox",
-            )
-        )
-    provider.clients.forget(CLIENT_ID)
+    provider.ensure_own_client(
+        CLIENT_ID,
+        name="东区政务服务大厅 自助终端 3 号 (演示 demo)",
+        redirect_uris=[f"{issuer}{PATH}/callback"],
+        auth_method="none",
+        scopes=SCOPE.split(),
+        grant_types=[DEVICE_CODE, "authorization_code"],
+        shared_device=True,
+        actor="sandbox",
+    )
 
 
 def _sign(provider: Provider, payload: dict[str, str]) -> str:

@@ -14,7 +14,6 @@ timeouts). The console client is public (`none`), registered with `subject_type=
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 from typing import Annotated, Any
@@ -32,8 +31,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from idp import audit
 from idp.authn import passkey, passkeys
 from idp.db import utcnow
-from idp.errors import Conflict
-from idp.oauth import acr, clients, totp
+from idp.oauth import acr, totp
 from idp.oauth.provider import Provider
 from idp.records.models import Person
 from idp.staff import console_sessions, roles
@@ -58,24 +56,17 @@ def _redirect_uri(provider: Provider) -> str:
 
 
 def _ensure_client(provider: Provider) -> None:
-    if provider.clients.get(CLIENT_ID) is not None:
-        return
-    with contextlib.suppress(Conflict):  # another worker registered it first
-        provider.runtime.run(
-            lambda s: clients.create_client(
-                s,
-                client_id=CLIENT_ID,
-                name="一网工作人员控制台 Yiwang staff console",
-                redirect_uris=[_redirect_uri(provider)],
-                auth_method="none",
-                scopes=["openid"],
-                grant_types=["authorization_code"],
-                subject_type="public",
-                default_acr=acr.LOA2,
-                actor="console",
-            )
-        )
-    provider.clients.forget(CLIENT_ID)
+    provider.ensure_own_client(
+        CLIENT_ID,
+        name="一网工作人员控制台 Yiwang staff console",
+        redirect_uris=[_redirect_uri(provider)],
+        auth_method="none",
+        scopes=["openid"],
+        grant_types=["authorization_code"],
+        subject_type="public",
+        default_acr=acr.LOA2,
+        actor="console",
+    )
 
 
 def _seal(provider: Provider, payload: dict[str, str]) -> str:
