@@ -61,6 +61,7 @@ def test_an_admin_registers_an_organisation_finds_it_and_adds_a_member(bench: Be
     found = bench.client.get("/console/orgs/find", params={"uscc": USCC.lower()})
     assert found.status_code == 200 and ORG["name"] in found.text
     assert bench.client.get("/console/orgs/find", params={"uscc": "91350100M000100Y4Z"}).status_code == 404
+    assert bench.client.get("/console/orgs/find", params={"uscc": " "}).status_code == 200  # empty: the list
 
     added = bench.client.post(
         f"/console/orgs/{USCC}/members", data={"csrf": csrf, "id_number": CITIZEN["id_number"], "role": "seal_keeper"}

@@ -161,6 +161,8 @@ def _requests(
         return [(filled, {}), (filled, {"client_id": bench.rp.client_id, "state": "s"})]
     if path in ("/sandbox/sms", "/sandbox/sms/outbox"):
         return [(filled, {"phone": PHONE})]
+    if path == "/console/orgs/find":
+        return [(filled, {}), (filled, {"uscc": values["uscc"]})]
     if path.startswith("/signing/v1/confirm/"):
         return [(filled, {"k": secrets.token_urlsafe(16)})]
     if path == "/login/alipay/callback":

@@ -66,6 +66,8 @@ async def find(
 ) -> Response:
     """A GET: a USCC is public registry data, and the page is a bookmarkable read."""
     code = uscc.strip().upper()[:32]
+    if not code:  # an empty search is the list, not "no such organisation"
+        return await run_in_threadpool(_list_page, request, runtime, staff)
     return await run_in_threadpool(_org_page, request, runtime, staff, code)
 
 
