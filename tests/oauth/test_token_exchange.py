@@ -128,7 +128,8 @@ def test_the_new_token_never_outlives_the_subject(bench: Bench) -> None:
         assert new["exp"] == subject_exp and response.json()["expires_in"] <= 100
 
 
-def test_act_is_nested_along_a_chain(bench: Bench) -> None:
+def _chain(bench: Bench) -> tuple[NewClient, NewClient]:
+    """A department that may exchange for the tax bureau's back end, which may exchange on for the health API."""
     tax_backend = bench.register(
         name="税务局后台",
         redirect_uris=[],
@@ -137,7 +138,11 @@ def test_act_is_nested_along_a_chain(bench: Bench) -> None:
         exchange_audiences=[HEALTH_API],
         exchange_scopes=["openid", "profile"],
     )
-    dept = _department(bench, exchange_audiences=[TAX_API, tax_backend.client_id])
+    return tax_backend, _department(bench, exchange_audiences=[TAX_API, tax_backend.client_id])
+
+
+def test_act_is_nested_along_a_chain(bench: Bench) -> None:
+    tax_backend, dept = _chain(bench)
     subject = _citizen_token(bench, dept)
     first = _exchange(bench, dept, subject, audience=tax_backend.client_id).json()["access_token"]
     second = _exchange(bench, tax_backend, first, audience=HEALTH_API)
@@ -227,15 +232,7 @@ def _live(bench: Bench, token: str) -> bool:
 
 
 def test_revoking_a_token_revokes_every_token_exchanged_from_it_and_nothing_above(bench: Bench) -> None:
-    tax_backend = bench.register(
-        name="税务局后台",
-        redirect_uris=[],
-        grant_types=[EXCHANGE_GRANT],
-        scopes=[],
-        exchange_audiences=[HEALTH_API],
-        exchange_scopes=["openid", "profile"],
-    )
-    dept = _department(bench, exchange_audiences=[TAX_API, tax_backend.client_id])
+    tax_backend, dept = _chain(bench)
     subject = _citizen_token(bench, dept)
     first = _exchange(bench, dept, subject, audience=tax_backend.client_id).json()["access_token"]
     second = _exchange(bench, tax_backend, first, audience=HEALTH_API).json()["access_token"]
