@@ -91,7 +91,14 @@ def serve(root: Path, host: str = "127.0.0.1") -> Iterator[LiveServer]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     base = f"http://{host}:{sock.getsockname()[1]}"
-    settings = Settings(data_dir=root / "var", database_url=f"sqlite:///{root / 'yiwang.db'}", issuer=base)
+    # Every browser test signs in from 127.0.0.1 on this one server: the per-IP SMS budget (tested in
+    # tests/authn) would run out across the modules, not within a test.
+    settings = Settings(
+        data_dir=root / "var",
+        database_url=f"sqlite:///{root / 'yiwang.db'}",
+        issuer=base,
+        sms_per_ip_per_10min=1000,
+    )
     initialise(settings)
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
