@@ -19,7 +19,7 @@ from idp.authn.outcome import Invalid, Outcome, Redirect, Refused, Step
 from idp.oauth import device, sessions
 from idp.oauth.clients import Client
 from idp.oauth.models import AuthFlow, LoginSession
-from idp.oauth.ratelimit import allowed, window_left
+from idp.oauth.ratelimit import address, allowed, window_left
 
 # The engine hands device journeys to this module, so this module can't import the engine (an import loop).
 Engine = Any
@@ -42,7 +42,9 @@ def enter(engine: Engine, typed: str, browser: str, cookie: str | None, ip: str)
     s = engine.settings
     with engine.unit() as session:
         counters = engine.provider.counters
-        over = not allowed(counters, f"device:ip:{ip}", s.device_guesses_per_ip_per_10min, WINDOW, session)
+        over = not allowed(
+            counters, f"device:ip:{address(engine.protector, ip)}", s.device_guesses_per_ip_per_10min, WINDOW, session
+        )
         over = not allowed(counters, "device:all", s.device_guesses_per_10min, WINDOW, session) or over
         if over:
             return Invalid("device_too_many", field="user_code", status=429, params={"seconds": window_left(WINDOW)})

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from idp.authn.models import KnownSmsDevice
 from idp.db import utcnow
-from idp.oauth.ratelimit import Counters
+from idp.oauth.ratelimit import Counters, address
 from idp.settings import Settings
 from keys.protector import Protector
 
@@ -59,7 +59,7 @@ class SpendCapReached(Exception):
 @dataclass(frozen=True)
 class Requester:
     """Who asks for a code to `phone_key` (the number's blind index): a device (keyed hash of its browser id)
-    from an IP address, and whether the number knows the device."""
+    from an IP address (its keyed hash too, `ratelimit.address`), and whether the number knows the device."""
 
     phone_key: str
     device: str
@@ -74,7 +74,7 @@ def device_of(protector: Protector, browser: str | None) -> str:
 def requester(session: Session, protector: Protector, phone_key: str, browser: str | None, ip: str) -> Requester:
     device = device_of(protector, browser)
     known = browser is not None and session.get(KnownSmsDevice, (phone_key, device)) is not None
-    return Requester(phone_key, device, ip, known)
+    return Requester(phone_key, device, address(protector, ip), known)
 
 
 def remember(session: Session, protector: Protector, phone_key: str, browser: str | None) -> None:

@@ -22,6 +22,7 @@ from idp.authn.journey import Demand
 from idp.authn.outcome import Invalid, Outcome
 from idp.errors import Conflict, InvalidInput
 from idp.oauth.models import AuthFlow, LoginSession
+from idp.oauth.ratelimit import address
 from idp.proofing import binding, limits
 from idp.records.models import Person
 
@@ -70,7 +71,9 @@ def attempt(engine: Engine, step: str, person_id: str, ip: str) -> Invalid | Non
     """
     with engine.unit() as session:
         try:
-            limits.check(engine.provider.counters, engine.limits, step, person_id, ip, session)
+            limits.check(
+                engine.provider.counters, engine.limits, step, person_id, address(engine.protector, ip), session
+            )
         except limits.TooManyAttempts as exc:
             record_attempt(engine, session, person_id, step, "rate_limited")
             return Invalid("too_many_attempts", status=429, params={"seconds": exc.retry_after})

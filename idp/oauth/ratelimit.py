@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.oauth import redis_link
 from idp.oauth.models import RateCounter
+from keys.protector import Protector
 
 
 class Counters(Protocol):
@@ -62,6 +63,12 @@ class RedisCounters:
         with redis_link.failing_closed():
             count, _ = pipe.execute()
         return int(count)
+
+
+def address(protector: Protector, host: str) -> str:
+    """A client's address as a limit's key holds it: a keyed hash. Counters live up to two days and must not
+    become a log of who asked from where (an IP address is personal information, PIPL art. 4)."""
+    return protector.index("rate_limit_address", host)[:32]
 
 
 def allowed(counters: Counters, key: str, limit: int, window: int, session: Session | None = None) -> bool:

@@ -18,6 +18,11 @@ from keys.protector import Protector
 COOKIE = "yw_b"
 
 
+def client_address(request: Request) -> str:
+    """The address the trusted proxies vouch for (uvicorn resolved their headers), for rate limits."""
+    return request.client.host if request.client else "unknown"
+
+
 def browser_id(request: Request) -> str | None:
     value = request.cookies.get(COOKIE)
     return value if value and 20 <= len(value) <= 64 else None

@@ -17,7 +17,7 @@ from idp.authn import device, journey
 from idp.authn.engine import Engine
 from idp.authn.outcome import Invalid, Refused, Shown
 from idp.oauth import acr, scopes, sessions
-from idp.web.browser import browser_id, check_csrf, csrf_token, ensure_browser, set_browser
+from idp.web.browser import browser_id, check_csrf, client_address, csrf_token, ensure_browser, set_browser
 from idp.web.deps import get_engine
 from idp.web.i18n import pick_language
 from idp.web.pages import render
@@ -33,10 +33,6 @@ def _private(response: Response) -> Response:
     """Nothing of these pages stays in a cache or comes back with the back button."""
     response.headers.update(NO_STORE)
     return response
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _entry_page(request: Request, engine: Engine, typed: str, shown: Invalid | None = None) -> Response:
@@ -60,7 +56,7 @@ async def enter(request: Request, engine: EngineDep, user_code: Field = "", csrf
     check_csrf(engine.protector, request, csrf, "device", "")
     browser = browser_id(request) or ""
     cookie = request.cookies.get(sessions.COOKIE)
-    outcome = await run_in_threadpool(device.enter, engine, user_code, browser, cookie, _client_ip(request))
+    outcome = await run_in_threadpool(device.enter, engine, user_code, browser, cookie, client_address(request))
 
     def again(shown: Invalid | Shown) -> Response:
         return _entry_page(request, engine, user_code, shown if isinstance(shown, Invalid) else None)

@@ -17,7 +17,7 @@ from idp.authn.engine import Engine
 from idp.authn.outcome import Invalid, Refused, Shown
 from idp.oauth import scopes
 from idp.web import kiosk
-from idp.web.browser import browser_id, check_csrf, csrf_token
+from idp.web.browser import browser_id, check_csrf, client_address, csrf_token
 from idp.web.deps import get_engine
 from idp.web.i18n import pick_language
 from idp.web.pages import render
@@ -28,10 +28,6 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 # No max_length: an over-long value is a field error on the page (the engine judges it), not a validation dump;
 # the body limit bounds what is read at all.
 Field = Annotated[str, Form()]
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _login_page(
@@ -96,7 +92,7 @@ async def send_code(
 ) -> Response:
     """Send a code; `proof` is the page's proof of work (idp/authn/hashcash.py), empty without JavaScript."""
     check_csrf(engine.protector, request, csrf, "login", flow)
-    result = await run_in_threadpool(sms.send, engine, flow, browser_id(request), phone, _client_ip(request), proof)
+    result = await run_in_threadpool(sms.send, engine, flow, browser_id(request), phone, client_address(request), proof)
     return await run_in_threadpool(_login_page, request, engine, flow, result, phone)
 
 

@@ -23,7 +23,7 @@ from idp.masking import mask_id_number
 from idp.oauth import sessions
 from idp.proofing import service
 from idp.web import kiosk
-from idp.web.browser import browser_id, check_csrf, csrf_token
+from idp.web.browser import browser_id, check_csrf, client_address, csrf_token
 from idp.web.deps import get_engine
 from idp.web.i18n import messages, pick_language
 from idp.web.pages import render
@@ -39,10 +39,6 @@ Field = Annotated[str, Form()]
 
 def _who(request: Request) -> tuple[str | None, str | None]:
     return browser_id(request), request.cookies.get(sessions.COOKIE)
-
-
-def _ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _csrf(engine: Engine, request: Request, flow_id: str) -> str:
@@ -117,7 +113,7 @@ async def by_registry(
 ) -> Response:
     check_csrf(engine.protector, request, csrf, "stepup", flow)
     browser, cookie = _who(request)
-    call = lambda: registry.submit(engine, flow, browser, cookie, _ip(request), name, id_number)  # noqa: E731
+    call = lambda: registry.submit(engine, flow, browser, cookie, client_address(request), name, id_number)  # noqa: E731
     return await run_in_threadpool(_run, request, engine, flow, call, method="registry", name=name, id_number=id_number)
 
 
@@ -127,7 +123,7 @@ async def by_carrier(
 ) -> Response:
     check_csrf(engine.protector, request, csrf, "stepup", flow)
     browser, cookie = _who(request)
-    call = lambda: carrier.submit(engine, flow, browser, cookie, _ip(request), name, id_number)  # noqa: E731
+    call = lambda: carrier.submit(engine, flow, browser, cookie, client_address(request), name, id_number)  # noqa: E731
     return await run_in_threadpool(_run, request, engine, flow, call, method="carrier", name=name, id_number=id_number)
 
 
@@ -151,7 +147,7 @@ async def by_unionpay(
             flow,
             browser,
             cookie,
-            _ip(request),
+            client_address(request),
             raw_name=name,
             raw_id=id_number,
             raw_card=card_number,
@@ -168,7 +164,7 @@ async def by_alipay(
 ) -> Response:
     check_csrf(engine.protector, request, csrf, "stepup", flow)
     browser, cookie = _who(request)
-    call = lambda: alipay_certify.start(engine, flow, browser, cookie, _ip(request), name, id_number)  # noqa: E731
+    call = lambda: alipay_certify.start(engine, flow, browser, cookie, client_address(request), name, id_number)  # noqa: E731
     return await run_in_threadpool(_run, request, engine, flow, call, method="alipay", name=name, id_number=id_number)
 
 
@@ -272,7 +268,7 @@ async def face_check(request: Request, engine: EngineDep) -> Response:
     if frames is None:
         return _face_error(request, Invalid("bad_frames", params={"retry": True}), flow)
     browser, cookie = _who(request)
-    outcome = await run_in_threadpool(face.check, engine, flow, browser, cookie, _ip(request), frames)
+    outcome = await run_in_threadpool(face.check, engine, flow, browser, cookie, client_address(request), frames)
     if isinstance(outcome, Invalid):
         return _face_error(request, outcome, flow)
     if isinstance(outcome, Step):

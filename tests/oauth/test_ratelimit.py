@@ -7,13 +7,16 @@ import threading
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from idp.oauth.dpop import RedisReplay
-from idp.oauth.ratelimit import Counters, DatabaseCounters, RedisCounters, allowed
+from idp.oauth.models import RateCounter
+from idp.oauth.ratelimit import Counters, DatabaseCounters, RedisCounters, address, allowed
 from idp.oauth.redis_link import LimitsUnavailable
 from idp.runtime import Runtime
 from tests.conftest import IN_CI
 from tests.kit.served import free_port
+from tests.oauth.conftest import Bench
 
 REDIS_URL = os.environ.get("YIWANG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -66,3 +69,15 @@ def test_an_unreachable_redis_refuses_instead_of_counting_nothing() -> None:
         RedisCounters(url).hit("test:down", 60)
     with pytest.raises(LimitsUnavailable):
         RedisReplay(url).first_use("test:down", 2**31)
+
+
+def test_counters_name_a_client_address_only_by_its_keyed_hash(bench: Bench) -> None:
+    """A code sent counts against the client's address, which the counters (kept up to two days) hold only as
+    a keyed hash: the address itself appears in no key."""
+    bench.tokens()  # a sign-in with an SMS code from a new device: the per-address budgets are spent
+    host = "testclient"  # the address Starlette's test client connects from
+    with bench.rt.transaction() as session:
+        keys = session.scalars(select(RateCounter.key)).all()
+    hashed = address(bench.rt.protector, host)
+    assert f"sms:ip:{hashed}" in keys
+    assert not [key for key in keys if host in key]
