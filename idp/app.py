@@ -26,6 +26,7 @@ from idp.runtime import open_runtime
 from idp.settings import Settings
 from idp.web import (
     account,
+    account_common,
     account_data,
     account_hub,
     account_sessions,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime_lock = threading.Lock()
     app.state.runtime_tried_at = 0.0
     problems.install(app)
+    account_common.install(app)
     app.add_exception_handler(BodyTooLarge, handle_body_too_large)
     # Outermost last: the client's address is settled first, every response gets the security headers, an
     # oversized body is refused before the operator lookup, and that lookup comes before any body is read.

@@ -16,8 +16,7 @@ from idp.proofing import service
 from idp.proofing.models import FaceConsent, FaceTemplate
 from idp.records import people
 from idp.web import qr
-from idp.web.account_common import BEIJING, beijing, current_login, no_store, page, signed_out
-from idp.web.browser import check_csrf
+from idp.web.account_common import BEIJING, SignedIn, SignedInForm, beijing, no_store, page
 from idp.web.deps import get_provider
 from idp.web.i18n import messages, pick_language
 
@@ -26,11 +25,8 @@ ProviderDep = Annotated[Provider, Depends(get_provider)]
 
 
 @router.get("/consents")
-async def consents_page(request: Request, provider: ProviderDep) -> Response:
+async def consents_page(request: Request, provider: ProviderDep, login: SignedIn) -> Response:
     def work() -> Response:
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         with provider.runtime.transaction() as session:
             found = consent.list_for(session, login.person_id)
         lang = pick_language(request)
@@ -48,14 +44,10 @@ async def consents_page(request: Request, provider: ProviderDep) -> Response:
 async def consents_revoke(
     request: Request,
     provider: ProviderDep,
-    csrf: Annotated[str, Form(max_length=128)],
+    login: SignedInForm,
     client_id: Annotated[str, Form(max_length=64)],
 ) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         provider.runtime.run(lambda s: consent.revoke(s, login.person_id, client_id))
         return RedirectResponse("/account/consents", 303)
 
@@ -94,25 +86,18 @@ def _totp_view(
 
 
 @router.get("/totp")
-async def totp_page(request: Request, provider: ProviderDep) -> Response:
+async def totp_page(request: Request, provider: ProviderDep, login: SignedIn) -> Response:
     def work() -> Response:
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         return _totp_view(request, provider, login)
 
     return await run_in_threadpool(work)
 
 
 @router.post("/totp/start")
-async def totp_start(request: Request, provider: ProviderDep, csrf: Annotated[str, Form(max_length=128)]) -> Response:
+async def totp_start(request: Request, provider: ProviderDep, login: SignedInForm) -> Response:
     """A new pending secret; the page then shows it (POST, redirect, GET: reloading shows the same one)."""
 
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         with provider.runtime.transaction() as session:
             started = totp.start_enrolment(session, provider.runtime.protector, login.person_id)
         if not started:
@@ -127,14 +112,10 @@ async def totp_start(request: Request, provider: ProviderDep, csrf: Annotated[st
 async def totp_confirm(
     request: Request,
     provider: ProviderDep,
-    csrf: Annotated[str, Form(max_length=128)],
+    login: SignedInForm,
     code: Annotated[str, Form(max_length=64)],
 ) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         t = messages(pick_language(request))
         # A refusal is returned, not raised: the failure it counted must commit.
         with provider.runtime.transaction() as session:
@@ -155,14 +136,10 @@ async def totp_confirm(
 async def totp_disable(
     request: Request,
     provider: ProviderDep,
-    csrf: Annotated[str, Form(max_length=128)],
+    login: SignedInForm,
     code: Annotated[str, Form(max_length=64)],
 ) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         t = messages(pick_language(request))
         with provider.runtime.transaction() as session:
             refused = totp.disable(
@@ -176,11 +153,8 @@ async def totp_disable(
 
 
 @router.get("/face")
-async def face_data_page(request: Request, provider: ProviderDep) -> Response:
+async def face_data_page(request: Request, provider: ProviderDep, login: SignedIn) -> Response:
     def work() -> Response:
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         with provider.runtime.transaction() as session:
             template = session.get(FaceTemplate, login.person_id)
             agreed = session.get(FaceConsent, login.person_id)
@@ -194,14 +168,8 @@ async def face_data_page(request: Request, provider: ProviderDep) -> Response:
 
 
 @router.post("/face/delete")
-async def face_data_delete(
-    request: Request, provider: ProviderDep, csrf: Annotated[str, Form(max_length=128)]
-) -> Response:
+async def face_data_delete(request: Request, provider: ProviderDep, login: SignedInForm) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         provider.runtime.run(lambda s: service.delete_face_data(s, login.person_id))
         return RedirectResponse("/account/face", 303)
 

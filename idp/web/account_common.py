@@ -4,8 +4,9 @@ sign-out, CSRF tokens, no caching of personal data), and the readable signed-out
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, FastAPI, Form
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,7 +14,8 @@ from idp.oauth import sessions
 from idp.oauth.models import LoginSession
 from idp.oauth.provider import Provider
 from idp.web.account_text import account_messages
-from idp.web.browser import csrf_token, ensure_browser, set_browser
+from idp.web.browser import check_csrf, csrf_token, ensure_browser, set_browser
+from idp.web.deps import get_provider
 from idp.web.i18n import pick_language
 from idp.web.pages import render
 
@@ -46,6 +48,40 @@ def current_login(request: Request, provider: Provider) -> LoginSession | None:
         if login is not None:
             session.expunge(login)
         return login
+
+
+class SignedOut(Exception):
+    """An account page asked for without a live SSO session: answered with the signed-out page (`install`)."""
+
+
+def signed_in(request: Request, provider: Annotated[Provider, Depends(get_provider)]) -> LoginSession:
+    """The dependency of an account page: the signed-in session, or the signed-out page."""
+    login = current_login(request, provider)
+    if login is None:
+        raise SignedOut()
+    return login
+
+
+def signed_in_form(
+    request: Request,
+    provider: Annotated[Provider, Depends(get_provider)],
+    csrf: Annotated[str, Form(max_length=128)] = "",
+) -> LoginSession:
+    """The dependency of an account form: its CSRF token first (a forged post learns nothing, not even whether
+    the browser is signed in), then the signed-in session."""
+    check_csrf(provider.runtime.protector, request, csrf, "account", "-")
+    return signed_in(request, provider)
+
+
+SignedIn = Annotated[LoginSession, Depends(signed_in)]
+SignedInForm = Annotated[LoginSession, Depends(signed_in_form)]
+
+
+def install(app: FastAPI) -> None:
+    async def answer(request: Request, exc: Exception) -> Response:
+        return signed_out(request)
+
+    app.add_exception_handler(SignedOut, answer)
 
 
 def no_store(response: Response) -> Response:

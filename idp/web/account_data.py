@@ -19,9 +19,8 @@ from starlette.responses import Response
 from idp.account import closure, export
 from idp.oauth import logout, sessions
 from idp.oauth.provider import Provider
-from idp.web.account_common import current_login, no_store, page, signed_out
+from idp.web.account_common import SignedIn, SignedInForm, no_store, page
 from idp.web.account_text import ACCOUNT, account_messages
-from idp.web.browser import check_csrf
 from idp.web.deps import get_provider
 from idp.web.i18n import pick_language
 from idp.web.pages import render
@@ -33,24 +32,16 @@ CONFIRM_WORDS = {texts["close_word"].casefold() for texts in ACCOUNT.values()}
 
 
 @router.get("/data")
-async def data_page(request: Request, provider: ProviderDep) -> Response:
+async def data_page(request: Request, provider: ProviderDep, login: SignedIn) -> Response:
     def work() -> Response:
-        if current_login(request, provider) is None:
-            return signed_out(request)
         return page(request, provider, "account_data.html", {})
 
     return await run_in_threadpool(work)
 
 
 @router.post("/data")
-async def data_download(
-    request: Request, provider: ProviderDep, csrf: Annotated[str, Form(max_length=128)]
-) -> Response:
+async def data_download(request: Request, provider: ProviderDep, login: SignedInForm) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         with provider.runtime.transaction() as session:
             data = export.collect(session, provider.runtime.protector, login.person_id)
         body = json.dumps(data, ensure_ascii=False, indent=2).encode()
@@ -61,10 +52,8 @@ async def data_download(
 
 
 @router.get("/close")
-async def close_page(request: Request, provider: ProviderDep) -> Response:
+async def close_page(request: Request, provider: ProviderDep, login: SignedIn) -> Response:
     def work() -> Response:
-        if current_login(request, provider) is None:
-            return signed_out(request)
         return page(request, provider, "account_close.html", {})
 
     return await run_in_threadpool(work)
@@ -74,14 +63,10 @@ async def close_page(request: Request, provider: ProviderDep) -> Response:
 async def close_account(
     request: Request,
     provider: ProviderDep,
-    csrf: Annotated[str, Form(max_length=128)],
+    login: SignedInForm,
     confirm: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         t = account_messages(pick_language(request))
         if confirm.strip().casefold() not in CONFIRM_WORDS:
             error = t["close_wrong_word"].format(word=t["close_word"])

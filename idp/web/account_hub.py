@@ -22,7 +22,7 @@ from idp.account import history
 from idp.oauth import acr
 from idp.oauth.provider import Provider
 from idp.records import people
-from idp.web.account_common import beijing, current_login, page, signed_out
+from idp.web.account_common import SignedIn, beijing, current_login, page, signed_out
 from idp.web.account_text import account_messages
 from idp.web.deps import get_provider
 from idp.web.i18n import pick_language
@@ -119,11 +119,8 @@ def describe(t: dict[str, str], entry: history.Entry) -> dict[str, str]:
 
 
 @router.get("/history")
-async def history_page(request: Request, provider: ProviderDep) -> Response:
+async def history_page(request: Request, provider: ProviderDep, login: SignedIn) -> Response:
     def work() -> Response:
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         with provider.runtime.transaction() as session:
             entries = history.sign_ins(session, login.person_id)
         t = account_messages(pick_language(request))

@@ -21,9 +21,8 @@ from idp.db import utcnow
 from idp.oauth import acr, logout, sessions, signout
 from idp.oauth.models import LoginSession, SessionClient
 from idp.oauth.provider import Provider
-from idp.web.account_common import beijing, current_login, page, signed_out
+from idp.web.account_common import SignedIn, SignedInForm, beijing, page
 from idp.web.account_text import account_messages
-from idp.web.browser import check_csrf
 from idp.web.deps import get_provider
 from idp.web.i18n import pick_language
 
@@ -59,11 +58,8 @@ def _items(provider: Provider, person_id: str, current_sid: str, t: dict[str, st
 
 
 @router.get("/sessions")
-async def sessions_page(request: Request, provider: ProviderDep, ended: str = "") -> Response:
+async def sessions_page(request: Request, provider: ProviderDep, login: SignedIn, ended: str = "") -> Response:
     def work() -> Response:
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         t = account_messages(pick_language(request))
         context = {
             "items": _items(provider, login.person_id, login.sid, t),
@@ -94,14 +90,10 @@ def _audit(session: Session, person_id: str, which: str, notified: int) -> None:
 async def end_one(
     request: Request,
     provider: ProviderDep,
-    csrf: Annotated[str, Form(max_length=128)],
+    login: SignedInForm,
     session_ref: Annotated[str, Form(alias="session", max_length=64)],
 ) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         found: signout.Targets | None = None
         with provider.runtime.transaction() as session:
             row = session.scalars(select(LoginSession).where(LoginSession.sid == session_ref)).one_or_none()
@@ -123,12 +115,8 @@ async def end_one(
 
 
 @router.post("/sessions/end-all")
-async def end_all(request: Request, provider: ProviderDep, csrf: Annotated[str, Form(max_length=128)]) -> Response:
+async def end_all(request: Request, provider: ProviderDep, login: SignedInForm) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         with provider.runtime.transaction() as session:
             targets = signout.end_all(provider, session, login.person_id)
             _audit(session, login.person_id, "all", len(targets))

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from idp.oauth.provider import Provider
-from idp.web.account_common import beijing, current_login, no_store, page, signed_out
+from idp.web.account_common import SignedIn, beijing, no_store, page
 from idp.web.account_text import account_messages
 from idp.web.deps import get_provider
 from idp.web.i18n import pick_language
@@ -31,11 +31,8 @@ def _app(provider: Provider, client_id: str) -> str:
 
 
 @router.get("/signatures")
-async def signatures_page(request: Request, provider: ProviderDep) -> Response:
+async def signatures_page(request: Request, provider: ProviderDep, login: SignedIn) -> Response:
     def work() -> Response:
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         with provider.runtime.transaction() as session:
             mine = copies.signatures_of(session, login.person_id)
             asked = copies.requests_of(session, login.person_id)
@@ -56,11 +53,8 @@ async def signatures_page(request: Request, provider: ProviderDep) -> Response:
 
 
 @router.get("/signatures/{record_id}.pdf")
-async def signed_pdf(record_id: str, request: Request, provider: ProviderDep) -> Response:
+async def signed_pdf(record_id: str, request: Request, provider: ProviderDep, login: SignedIn) -> Response:
     def work() -> Response:
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         try:
             with provider.runtime.transaction() as session:
                 pdf = copies.download(session, provider.runtime.protector, record_id, login.person_id)

@@ -20,7 +20,7 @@ from idp.authn.engine import Engine
 from idp.oauth.models import LoginSession
 from idp.oauth.provider import Provider
 from idp.records import people
-from idp.web.account_common import beijing, current_login, page, signed_out
+from idp.web.account_common import SignedIn, SignedInForm, beijing, current_login, page
 from idp.web.browser import browser_id, check_csrf
 from idp.web.deps import get_engine, get_provider
 from idp.web.i18n import messages, pick_language
@@ -59,12 +59,8 @@ def _view(
 
 
 @router.get("/account/passkeys")
-async def passkeys_page(request: Request, provider: ProviderDep) -> Response:
-    def work() -> Response:
-        login = current_login(request, provider)
-        return signed_out(request) if login is None else _view(request, provider, login)
-
-    return await run_in_threadpool(work)
+async def passkeys_page(request: Request, provider: ProviderDep, login: SignedIn) -> Response:
+    return await run_in_threadpool(_view, request, provider, login)
 
 
 @router.post("/account/passkeys/options")
@@ -90,13 +86,9 @@ async def registration_options(request: Request, provider: ProviderDep, csrf: Cs
 
 @router.post("/account/passkeys/register")
 async def register(
-    request: Request, provider: ProviderDep, csrf: Csrf = "", name: Name = "", credential: Credential = ""
+    request: Request, provider: ProviderDep, login: SignedInForm, name: Name = "", credential: Credential = ""
 ) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         t = messages(pick_language(request))
         clean = passkeys.clean_name(name) or t["passkey_default_name"]
         protector = provider.runtime.protector
@@ -121,13 +113,9 @@ async def register(
 
 @router.post("/account/passkeys/{passkey_id}/rename")
 async def rename(
-    request: Request, provider: ProviderDep, passkey_id: str, csrf: Csrf = "", name: Name = ""
+    request: Request, provider: ProviderDep, passkey_id: str, login: SignedInForm, name: Name = ""
 ) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         clean = passkeys.clean_name(name)
         if clean is None:
             return _view(request, provider, login, 400, messages(pick_language(request))["passkey_name_invalid"])
@@ -141,12 +129,8 @@ async def rename(
 
 
 @router.post("/account/passkeys/{passkey_id}/delete")
-async def delete(request: Request, provider: ProviderDep, passkey_id: str, csrf: Csrf = "") -> Response:
+async def delete(request: Request, provider: ProviderDep, passkey_id: str, login: SignedInForm) -> Response:
     def work() -> Response:
-        check_csrf(provider.runtime.protector, request, csrf, "account", "-")
-        login = current_login(request, provider)
-        if login is None:
-            return signed_out(request)
         with provider.runtime.transaction() as session:
             found = passkeys.remove(session, login.person_id, passkey_id[:36])
         if not found:
