@@ -239,6 +239,11 @@ class Cluster:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if threading.current_thread() is threading.main_thread():
+            # A second Ctrl-C (or a SIGINT that both `uv run` and its child receive) must not cut the clean-up
+            # short and leave nodes, HAProxy and a database behind.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self.haproxy is not None:
