@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,9 @@ from idp.audit import AuditEvent
 from idp.records.models import Membership, Organisation, Person
 from idp.runtime import Runtime, initialise
 from idp.settings import Settings
+from idp.web.health import redis_state
+from tests.conftest import IN_CI
+from tests.kit.served import free_port
 
 ID_NUMBER = "11010519491231002X"
 OTHER_ID_NUMBER = "110105198001010016"
@@ -90,6 +94,28 @@ def test_readiness_checks_compile_nothing_new(client: TestClient) -> None:
     for _ in range(20):
         assert client.get("/readyz").status_code == 200
     assert len(cache) == before
+
+
+def test_readiness_reports_redis_without_depending_on_it(settings: Settings, rt: Runtime) -> None:
+    """Redis down is reported (and the limits that need it refuse with a 503, tests/oauth/test_ratelimit.py), but
+    the node stays ready: every node shares Redis, and a balancer with no ready node serves nothing at all."""
+    down = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    with TestClient(create_app(down)) as c:
+        body = c.get("/readyz").json()
+    assert body["status"] == "ready" and body["redis"] == "unreachable"
+    with TestClient(create_app(settings)) as c:
+        assert "redis" not in c.get("/readyz").json()  # not configured: nothing to say
+
+
+@pytest.mark.redis
+def test_readiness_reports_a_reachable_redis(settings: Settings, rt: Runtime) -> None:
+    url = os.environ.get("YIWANG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    if redis_state(url) != "ok":
+        if IN_CI:
+            pytest.fail(f"Redis not reachable at {url} (CI must run the Redis tests)")
+        pytest.skip(f"Redis not reachable at {url}")
+    with TestClient(create_app(settings.model_copy(update={"redis_url": url}))) as c:
+        assert c.get("/readyz").json()["redis"] == "ok"
 
 
 def test_uninitialised_database_is_not_ready_but_alive(settings: Settings) -> None:
