@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.kit.served import free_port, wait_healthy
+from tests.kit.served import free_port, wait_healthy, yiwang_server
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -56,3 +59,18 @@ def test_first_run_serves_logs_masked_and_shuts_down_gracefully(tmp_path: Path, 
     assert any("138****8000" in r["event"] for r in access), json_lines[-5:]
     assert not any("203.0.113.77" in r["event"] for r in access)
     assert any("Application shutdown complete" in r["event"] for r in json_lines)
+
+
+def test_an_idle_connection_outlives_a_balancers_idle_pool(tmp_path: Path) -> None:
+    """A balancer reuses its idle connections to a node for some seconds (HAProxy's pool: 5 s). The node must
+    hold them longer, or both close at once and the request sent on the reused connection is dropped."""
+    with yiwang_server(tmp_path) as served:
+        conn = http.client.HTTPConnection("127.0.0.1", urlsplit(served.base).port, timeout=10)
+        try:
+            conn.request("GET", "/healthz")
+            assert conn.getresponse().read() == b'{"status":"ok"}'
+            time.sleep(6.5)  # past uvicorn's default keep-alive (5 s)
+            conn.request("GET", "/healthz")  # the same connection (http.client never reconnects by itself)
+            assert conn.getresponse().read() == b'{"status":"ok"}'
+        finally:
+            conn.close()
