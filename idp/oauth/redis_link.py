@@ -31,8 +31,8 @@ class LimitsUnavailable(NotReady):
     slug, title = "limits-unavailable", "Security checks unavailable"
 
 
-def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S)
+def connect(url: str, timeout_s: float = TIMEOUT_S) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
 
 
 @contextmanager
