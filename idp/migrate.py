@@ -41,9 +41,8 @@ def current_revision(engine: Engine) -> str | None:
         if not inspect(conn).has_table(VERSION_TABLE):
             return None
         found = conn.execute(READ_VERSION).scalars().all()
-    if len(found) > 1:
-        raise RuntimeError(f"the database has several schema heads ({', '.join(found)}); expected one chain")
-    return found[0] if found else None
+    # Several rows (branches merged by hand) name themselves, and so never equal the one head: not ready.
+    return ",".join(sorted(found)) or None
 
 
 def is_current(engine: Engine) -> bool:

@@ -9,8 +9,11 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from idp.authn import device, stepup
+from idp.authn.engine import Engine
 from idp.oauth.dpop import RedisReplay
 from idp.oauth.models import RateCounter
+from idp.oauth.provider import Provider
 from idp.oauth.ratelimit import Counters, DatabaseCounters, RedisCounters, address, allowed
 from idp.oauth.redis_link import LimitsUnavailable
 from idp.runtime import Runtime
@@ -72,12 +75,17 @@ def test_an_unreachable_redis_refuses_instead_of_counting_nothing() -> None:
 
 
 def test_counters_name_a_client_address_only_by_its_keyed_hash(bench: Bench) -> None:
-    """A code sent counts against the client's address, which the counters (kept up to two days) hold only as
-    a keyed hash: the address itself appears in no key."""
+    """A code sent, a device code guessed and an identity check tried count against the client's address, which
+    the counters (kept up to two days) hold only as a keyed hash: the address itself appears in no key."""
     bench.tokens()  # a sign-in with an SMS code from a new device: the per-address budgets are spent
     host = "testclient"  # the address Starlette's test client connects from
+    engine = Engine(Provider(bench.rt, bench.client.app.state.adapters))  # type: ignore[attr-defined]
+    ip = "203.0.113.9"
+    device.enter(engine, "BCDF-GHJK", "a-browser", None, ip)
+    assert stepup.attempt(engine, "registry", "a-person", ip) is None
     with bench.rt.transaction() as session:
         keys = session.scalars(select(RateCounter.key)).all()
-    hashed = address(bench.rt.protector, host)
-    assert f"sms:ip:{hashed}" in keys
-    assert not [key for key in keys if host in key]
+    assert f"sms:ip:{address(bench.rt.protector, host)}" in keys
+    assert f"device:ip:{address(bench.rt.protector, ip)}" in keys
+    assert f"idm:ip:{address(bench.rt.protector, ip)}:h" in keys
+    assert not [key for key in keys if host in key or ip in key]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from idp import operators
 from idp.app import create_app
@@ -116,6 +116,13 @@ def test_readiness_reports_a_reachable_redis(settings: Settings, rt: Runtime) ->
         pytest.skip(f"Redis not reachable at {url}")
     with TestClient(create_app(settings.model_copy(update={"redis_url": url}))) as c:
         assert c.get("/readyz").json()["redis"] == "ok"
+
+
+def test_a_schema_with_two_versions_is_not_ready(client: TestClient, rt: Runtime) -> None:
+    with rt.engine.begin() as conn:
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('branch')"))
+    body = problem(client.get("/readyz"), 503)
+    assert "branch" in body["detail"] and "yiwang init" in body["detail"]
 
 
 def test_uninitialised_database_is_not_ready_but_alive(settings: Settings) -> None:
